@@ -1,0 +1,168 @@
+//! Retrieval and fixity of snapshots: reading a snapshot's manifest back,
+//! copying its artifacts out, and verifying every stored object against the
+//! SHA-256 the manifest recorded.
+
+use crate::capture::manifest::Manifest;
+use crate::db::{CaptureRecord, CaptureState, DbError};
+use crate::store::StoreError;
+use crate::Bevara;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// A retrieval or verification failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("snapshot {id} is {state}, not complete: {reason}")]
+    NotComplete {
+        id: String,
+        state: &'static str,
+        reason: String,
+    },
+    #[error("the manifest of snapshot {id} is unreadable: {reason}")]
+    BadManifest { id: String, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One object's verification result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub snapshot_id: String,
+    pub key: String,
+    pub problem: Option<String>,
+}
+
+/// Reads a complete snapshot's manifest from the store.
+pub async fn manifest(
+    bevara: &Bevara,
+    id: &str,
+) -> Result<(CaptureRecord, Manifest), ArchiveError> {
+    let rec = bevara.db().capture(id).await?;
+    if rec.state != CaptureState::Complete {
+        return Err(ArchiveError::NotComplete {
+            id: id.to_string(),
+            state: rec.state.as_str(),
+            reason: rec
+                .failure
+                .clone()
+                .unwrap_or_else(|| "still running".into()),
+        });
+    }
+    let key = rec
+        .manifest_key
+        .clone()
+        .ok_or_else(|| ArchiveError::BadManifest {
+            id: id.to_string(),
+            reason: "no manifest recorded".into(),
+        })?;
+    let bytes = bevara.store().get_bytes(&key).await?;
+    let manifest = serde_json::from_slice(&bytes).map_err(|e| ArchiveError::BadManifest {
+        id: id.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok((rec, manifest))
+}
+
+/// Copies every artifact and `manifest.json` of a snapshot into `out`.
+/// Returns the files written.
+pub async fn get(bevara: &Bevara, id: &str, out: &Path) -> Result<Vec<PathBuf>, ArchiveError> {
+    let (rec, manifest) = manifest(bevara, id).await?;
+    std::fs::create_dir_all(out).map_err(|source| ArchiveError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for a in &manifest.artifacts {
+        let dst = out.join(&a.name);
+        bevara.store().get_to_file(&a.key, &dst).await?;
+        written.push(dst);
+    }
+    if let Some(key) = rec.manifest_key {
+        let dst = out.join("manifest.json");
+        bevara.store().get_to_file(&key, &dst).await?;
+        written.push(dst);
+    }
+    Ok(written)
+}
+
+/// Recomputes the checksum of every artifact of a snapshot (and of its
+/// manifest, against the database) and reports each object.
+pub async fn verify(bevara: &Bevara, id: &str) -> Result<Vec<Check>, ArchiveError> {
+    let rec = bevara.db().capture(id).await?;
+    if rec.state != CaptureState::Complete {
+        return Err(ArchiveError::NotComplete {
+            id: id.to_string(),
+            state: rec.state.as_str(),
+            reason: rec
+                .failure
+                .clone()
+                .unwrap_or_else(|| "still running".into()),
+        });
+    }
+    let mut checks = Vec::new();
+    let recorded = bevara.db().artifacts(id).await?;
+    let check = |key: &str, problem: Option<String>| Check {
+        snapshot_id: id.to_string(),
+        key: key.to_string(),
+        problem,
+    };
+    // The manifest is checked against the database, the artifacts against the manifest.
+    let manifest_rec = recorded.iter().find(|a| a.name == "manifest.json");
+    let mut manifest: Option<Manifest> = None;
+    if let Some(m) = manifest_rec {
+        let problem = compare(bevara, &m.key, &m.sha256, m.bytes as u64).await;
+        if problem.is_none() {
+            let bytes = bevara.store().get_bytes(&m.key).await?;
+            match serde_json::from_slice(&bytes) {
+                Ok(parsed) => manifest = Some(parsed),
+                Err(e) => {
+                    checks.push(check(
+                        &m.key,
+                        Some(format!("manifest is not valid JSON: {e}")),
+                    ));
+                    return Ok(checks);
+                }
+            }
+        }
+        checks.push(check(&m.key, problem));
+    }
+    match manifest {
+        Some(m) => {
+            for a in &m.artifacts {
+                let problem = compare(bevara, &a.key, &a.sha256, a.bytes).await;
+                checks.push(check(&a.key, problem));
+            }
+        }
+        None => {
+            // Without a trustworthy manifest, fall back to the database's record.
+            for a in recorded.iter().filter(|a| a.name != "manifest.json") {
+                let problem = compare(bevara, &a.key, &a.sha256, a.bytes as u64).await;
+                checks.push(check(&a.key, problem));
+            }
+        }
+    }
+    Ok(checks)
+}
+
+async fn compare(bevara: &Bevara, key: &str, sha256: &str, bytes: u64) -> Option<String> {
+    match bevara.store().digest(key).await {
+        Err(StoreError::NotFound(_)) => Some("missing from the store".into()),
+        Err(e) => Some(format!("cannot read: {e}")),
+        Ok(d) if d.sha256 != sha256 => Some(format!(
+            "checksum mismatch: manifest says sha256 {sha256}, stored object has {} ({} bytes)",
+            d.sha256, d.bytes
+        )),
+        Ok(d) if d.bytes != bytes => Some(format!(
+            "size mismatch: {bytes} bytes recorded, {} stored",
+            d.bytes
+        )),
+        Ok(_) => None,
+    }
+}

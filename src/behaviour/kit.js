@@ -1,0 +1,338 @@
+// Bevara's in-page behaviour kit. Installed once per document; the Rust side
+// calls its functions with a configuration (patterns as regular-expression
+// sources) and reads back plain JSON. It relies on roles, visible text, ARIA
+// labels and observed DOM changes, never on a site's class names.
+(() => {
+  if (window.__bevara) return 'present';
+  const B = (window.__bevara = {
+    mutations: 0,
+    lastMutation: performance.now(),
+    guard: false,
+    clicks: new WeakMap(),
+    hidden: [],
+  });
+
+  new MutationObserver((records) => {
+    B.mutations += records.length;
+    B.lastMutation = performance.now();
+  }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+
+  // While Bevara clicks, a click on a link that would leave the page is
+  // cancelled: expanders are followed, links are not.
+  const leavesPage = (a) => {
+    const href = a.getAttribute('href');
+    if (href === null) return false;
+    const h = href.trim();
+    if (h === '' || h.startsWith('#') || /^javascript:/i.test(h)) return false;
+    if ((a.getAttribute('target') || '').toLowerCase() === '_blank') return true;
+    try {
+      const u = new URL(h, location.href);
+      const here = new URL(location.href);
+      u.hash = '';
+      here.hash = '';
+      return u.href !== here.href;
+    } catch (e) {
+      return true;
+    }
+  };
+  document.addEventListener(
+    'click',
+    (e) => {
+      if (!B.guard) return;
+      const a = e.target && e.target.closest ? e.target.closest('a[href]') : null;
+      if (a && leavesPage(a)) e.preventDefault();
+    },
+    true,
+  );
+
+  const norm = (s) =>
+    (s || '')
+      .replace(/\.\.\./g, '…')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .toLowerCase()
+      .replace(/^[^\p{L}\p{N}…]+|[^\p{L}\p{N})…]+$/gu, '');
+
+  const compile = (list) => (list || []).map((p) => new RegExp(p, 'iu'));
+  const matches = (res, text) => text.length > 0 && res.some((r) => r.test(text));
+
+  const style = (el) => getComputedStyle(el);
+  const visible = (el) => {
+    if (!el.isConnected) return false;
+    const r = el.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1) return false;
+    const s = style(el);
+    if (s.visibility === 'hidden' || s.display === 'none' || Number(s.opacity) === 0) return false;
+    if (el.closest('[aria-hidden="true"], [inert]')) return false;
+    return true;
+  };
+  const disabled = (el) => el.disabled === true || el.getAttribute('aria-disabled') === 'true';
+
+  const CLICKABLE =
+    'button, [role="button"], a, [role="link"], [role="menuitem"], [role="tab"], summary, input[type="button"], input[type="submit"], [tabindex], [onclick]';
+  const isClickable = (el) =>
+    el.matches(CLICKABLE) || (el instanceof HTMLElement && style(el).cursor === 'pointer');
+
+  const label = (el) => {
+    const aria = el.getAttribute('aria-label');
+    if (el.tagName === 'INPUT') return norm(el.value || aria);
+    const text = norm(el.innerText || el.textContent || '');
+    return text || norm(aria || el.getAttribute('title') || '');
+  };
+
+  // Candidates: semantic controls, plus the nearest clickable ancestor of
+  // short text nodes (platforms often use plain spans with click handlers).
+  const candidates = (root) => {
+    const out = new Set();
+    for (const el of root.querySelectorAll(CLICKABLE)) {
+      if ((el.textContent || '').length <= 120 || el.getAttribute('aria-label')) out.add(el);
+    }
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+      acceptNode: (n) => {
+        const t = n.nodeValue;
+        return t && t.length < 60 && /\S/.test(t) ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_REJECT;
+      },
+    });
+    let n;
+    let budget = 200000;
+    while ((n = walker.nextNode()) && budget-- > 0) {
+      let el = n.parentElement;
+      for (let i = 0; el && i < 4; i++, el = el.parentElement) {
+        if ((el.textContent || '').length > 120) break;
+        if (isClickable(el)) {
+          out.add(el);
+          break;
+        }
+      }
+    }
+    return [...out];
+  };
+
+  // Of nested matches (a button around a span), keep the innermost: a click
+  // there reaches the outer handler too, and two clicks would toggle back.
+  const innermost = (els) => els.filter((el) => !els.some((o) => o !== el && el.contains(o)));
+
+  const dialogLike = (el) => {
+    for (let e = el; e && e !== document.body && e !== document.documentElement; e = e.parentElement) {
+      const role = e.getAttribute('role');
+      if (role === 'dialog' || role === 'alertdialog' || e.getAttribute('aria-modal') === 'true' || e.tagName === 'DIALOG')
+        return e;
+      const pos = style(e).position;
+      if (pos === 'fixed' || pos === 'sticky') return e;
+    }
+    return null;
+  };
+
+  const click = (el) => {
+    B.guard = true;
+    try {
+      const r = el.getBoundingClientRect();
+      const opts = { bubbles: true, cancelable: true, view: window, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, button: 0 };
+      try {
+        el.dispatchEvent(new PointerEvent('pointerdown', { ...opts, pointerType: 'mouse', isPrimary: true }));
+        el.dispatchEvent(new MouseEvent('mousedown', opts));
+        el.dispatchEvent(new PointerEvent('pointerup', { ...opts, pointerType: 'mouse', isPrimary: true }));
+        el.dispatchEvent(new MouseEvent('mouseup', opts));
+      } catch (e) {}
+      el.click();
+    } finally {
+      B.guard = false;
+    }
+  };
+
+  const scrollLocked = () => {
+    const h = style(document.documentElement).overflowY;
+    const b = document.body ? style(document.body).overflowY : '';
+    return h === 'hidden' || b === 'hidden';
+  };
+
+  // Dismisses consent dialogs (accepting) and login nags (closing, or removing
+  // them when they have no close control). Returns what it did.
+  B.dismiss = (cfg) => {
+    const consent = compile(cfg.consent_buttons);
+    const consentContext = compile(cfg.consent_context);
+    const nagContext = compile(cfg.nag_context);
+    const close = compile(cfg.close_buttons);
+    const done = [];
+    const found = candidates(document.body || document.documentElement).filter((el) => {
+      if (!visible(el) || disabled(el)) return false;
+      const t = label(el);
+      return matches(consent, t) || matches(close, t) || matches(close, norm(el.getAttribute('aria-label')));
+    });
+    for (const el of innermost(found)) {
+      if (!el.isConnected || !visible(el)) continue;
+      const text = label(el);
+      const box = dialogLike(el);
+      if (!box) continue;
+      const boxText = (box.innerText || '').slice(0, 5000);
+      if (matches(consent, text) && matches(consentContext, boxText)) {
+        click(el);
+        done.push({ kind: 'consent', label: text });
+      } else if (matches(close, text) || matches(close, norm(el.getAttribute('aria-label')))) {
+        if (matches(nagContext, boxText)) {
+          click(el);
+          done.push({ kind: 'login-nag', label: text || norm(el.getAttribute('aria-label')) });
+        }
+      }
+    }
+    return done;
+  };
+
+  // Removes blocking login overlays that could not be closed, and unlocks
+  // page scrolling that a dismissed dialog left locked.
+  B.unblock = (cfg) => {
+    const nagContext = compile(cfg.nag_context);
+    const done = [];
+    const vw = innerWidth;
+    const vh = innerHeight;
+    for (const el of document.querySelectorAll('[role="dialog"], [aria-modal="true"], dialog, body *')) {
+      if (!el.isConnected || !visible(el)) continue;
+      const s = style(el);
+      if (s.position !== 'fixed') continue;
+      const r = el.getBoundingClientRect();
+      const covers = (Math.min(r.right, vw) - Math.max(r.left, 0)) * (Math.min(r.bottom, vh) - Math.max(r.top, 0)) >= 0.5 * vw * vh;
+      if (!covers) continue;
+      const text = (el.innerText || '').slice(0, 3000);
+      if (matches(nagContext, text) && text.length < 1500) {
+        el.remove();
+        done.push({ kind: 'removed-overlay', label: norm(text).slice(0, 80) });
+      }
+    }
+    if (scrollLocked()) {
+      const blocking = [...document.querySelectorAll('[role="dialog"], [aria-modal="true"], dialog[open]')].some(visible);
+      if (!blocking && document.documentElement.scrollHeight > innerHeight + 4) {
+        document.documentElement.style.setProperty('overflow', 'auto', 'important');
+        if (document.body) document.body.style.setProperty('overflow', 'auto', 'important');
+        done.push({ kind: 'unlocked-scroll', label: '' });
+      }
+    }
+    return done;
+  };
+
+  // Clicks every visible expander, near the viewport or (sweep) anywhere.
+  // An element is clicked again only after `reclick_ms` and at most
+  // `max_per_element` times, so toggles and dead buttons cannot loop forever.
+  B.expand = (cfg, sweep, limit) => {
+    const res = compile(cfg.expanders);
+    const never = compile(cfg.never_click);
+    const now = performance.now();
+    const clicked = [];
+    const top = -0.5 * innerHeight;
+    const bottom = 1.5 * innerHeight;
+    const found = candidates(document.body || document.documentElement).filter((el) => {
+      if (!visible(el) || disabled(el)) return false;
+      const text = label(el);
+      if (!matches(res, text) || matches(never, text)) return false;
+      const a = el.closest('a[href]');
+      return !(a && leavesPage(a));
+    });
+    for (const el of innermost(found)) {
+      if (clicked.length >= limit) break;
+      if (!el.isConnected) continue;
+      const text = label(el);
+      const r = el.getBoundingClientRect();
+      if (!sweep && (r.bottom < top || r.top > bottom)) continue;
+      const seen = B.clicks.get(el) || { n: 0, at: -1e9 };
+      if (seen.n >= cfg.max_per_element || now - seen.at < cfg.reclick_ms) continue;
+      if (sweep) el.scrollIntoView({ block: 'center', behavior: 'instant' });
+      B.clicks.set(el, { n: seen.n + 1, at: now });
+      click(el);
+      clicked.push(text);
+    }
+    return clicked;
+  };
+
+  // Loading indicators: content is still on its way while one shows.
+  const busy = () =>
+    [...document.querySelectorAll('[role="progressbar"], [aria-busy="true"]')].some((el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && style(el).visibility !== 'hidden';
+    });
+
+  B.settle = (since, quietMs, maxMs, needChange) =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const tick = () => {
+        const now = performance.now();
+        const changed = B.mutations > since;
+        if ((changed || !needChange) && now - B.lastMutation >= quietMs && !busy())
+          return resolve({ changed, waited: now - t0 });
+        if (now - t0 >= maxMs) return resolve({ changed, waited: now - t0, timed_out: true });
+        setTimeout(tick, 40);
+      };
+      tick();
+    });
+
+  const scroller = () => {
+    const se = document.scrollingElement || document.documentElement;
+    if (se.scrollHeight > innerHeight + 4 && !scrollLocked()) return null;
+    // The page itself does not scroll: look for the largest scrolling element.
+    let best = null;
+    let bestArea = 0.3 * innerWidth * innerHeight;
+    for (const el of document.querySelectorAll('body *')) {
+      if (el.scrollHeight <= el.clientHeight + 50) continue;
+      const oy = style(el).overflowY;
+      if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') continue;
+      const r = el.getBoundingClientRect();
+      const area = r.width * r.height;
+      if (area > bestArea) {
+        best = el;
+        bestArea = area;
+      }
+    }
+    return best;
+  };
+
+  B.state = () => {
+    const el = scroller();
+    const se = document.scrollingElement || document.documentElement;
+    const top = el ? el.scrollTop : window.scrollY;
+    const height = el ? el.scrollHeight : Math.max(se.scrollHeight, document.body ? document.body.scrollHeight : 0);
+    const view = el ? el.clientHeight : innerHeight;
+    return {
+      mutations: B.mutations,
+      scroll_y: Math.round(top),
+      height: Math.round(height),
+      view: Math.round(view),
+      at_bottom: top + view >= height - 2,
+      inner_scroller: !!el,
+      url: location.href,
+    };
+  };
+
+  B.scrollBy = (dy) => {
+    const el = scroller();
+    if (el) el.scrollTop += dy;
+    else window.scrollBy({ top: dy, left: 0, behavior: 'instant' });
+    return B.state();
+  };
+
+  B.scrollTo = (y) => {
+    const el = scroller();
+    if (el) el.scrollTop = y;
+    else window.scrollTo({ top: y, left: 0, behavior: 'instant' });
+    return B.state();
+  };
+
+  // For tiled screenshots: fixed and sticky elements would repeat in every
+  // tile, so they are hidden (keeping their layout space) after the first.
+  B.hideFixed = () => {
+    let n = 0;
+    for (const el of document.querySelectorAll('body *')) {
+      const p = style(el).position;
+      if (p === 'fixed' || p === 'sticky') {
+        B.hidden.push([el, el.style.getPropertyValue('visibility'), el.style.getPropertyPriority('visibility')]);
+        el.style.setProperty('visibility', 'hidden', 'important');
+        n++;
+      }
+    }
+    return n;
+  };
+  B.restoreFixed = () => {
+    const n = B.hidden.length;
+    for (const [el, v, p] of B.hidden) el.style.setProperty('visibility', v, p);
+    B.hidden = [];
+    return n;
+  };
+  return 'installed';
+})();

@@ -1,0 +1,324 @@
+//! The scroll-and-expand pass: the loop that drives the in-page kit and keeps
+//! the budgets.
+
+use super::{Behaviour, KIT_JS};
+use crate::browser::{eval, BrowserError};
+use chromiumoxide::Page;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Limits of one pass. Reaching one ends the pass with a warning, never silently.
+#[derive(Debug, Clone)]
+pub struct PassBudget {
+    pub max_duration: Duration,
+    pub max_height: u64,
+    pub max_clicks: u64,
+    pub max_scroll_steps: u64,
+}
+
+/// What the pass is doing, for a progress display.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub phase: &'static str,
+    pub scroll_y: u64,
+    pub height: u64,
+    pub expanders: u64,
+    pub steps: u64,
+    pub elapsed: Duration,
+}
+
+/// What the pass did: counts go into the manifest.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PassReport {
+    pub behaviour: String,
+    pub scroll_steps: u64,
+    pub expanders_clicked: u64,
+    /// Clicks per expander label, e.g. `"visa 2 svar": 4`.
+    pub expander_labels: BTreeMap<String, u64>,
+    /// Dialogs dismissed, as `kind: label`.
+    pub dialogs_dismissed: Vec<String>,
+    pub final_height: u64,
+    pub duration_ms: u64,
+    /// The page scrolls inside an element rather than the window.
+    pub inner_scroller: bool,
+    /// The budget that ended the pass early, if any.
+    pub stopped_by: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The pass could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    Browser(#[from] BrowserError),
+    #[error("the page navigated away from {from} to {to} during the pass")]
+    NavigatedAway { from: String, to: String },
+}
+
+#[derive(Debug, Deserialize)]
+struct PageState {
+    mutations: u64,
+    scroll_y: f64,
+    height: f64,
+    view: f64,
+    at_bottom: bool,
+    inner_scroller: bool,
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Done {
+    kind: String,
+    label: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Settled {
+    changed: bool,
+}
+
+const CALL: Duration = Duration::from_secs(20);
+
+struct Driver<'a> {
+    page: &'a Page,
+    cfg: String,
+    behaviour: &'a Behaviour,
+}
+
+impl Driver<'_> {
+    async fn install(&self) -> Result<(), BrowserError> {
+        let _: String = eval(self.page, KIT_JS, CALL).await?;
+        Ok(())
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        js: &str,
+        bound: Duration,
+    ) -> Result<T, BrowserError> {
+        // The kit is re-installed if the document was replaced.
+        let expr = format!("(() => {{ if (!window.__bevara) {{ {KIT_JS} }} return {js}; }})()");
+        eval(self.page, &expr, bound).await
+    }
+
+    async fn state(&self) -> Result<PageState, BrowserError> {
+        self.call("__bevara.state()", CALL).await
+    }
+
+    async fn settle(
+        &self,
+        since: u64,
+        quiet: u64,
+        max: u64,
+        need_change: bool,
+    ) -> Result<bool, BrowserError> {
+        let s: Settled = self
+            .call(
+                &format!("__bevara.settle({since}, {quiet}, {max}, {need_change})"),
+                Duration::from_millis(max) + CALL,
+            )
+            .await?;
+        Ok(s.changed)
+    }
+
+    async fn dismiss(&self, report: &mut PassReport) -> Result<usize, BrowserError> {
+        let done: Vec<Done> = self
+            .call(&format!("__bevara.dismiss({})", self.cfg), CALL)
+            .await?;
+        let n = done.len();
+        for d in done {
+            report
+                .dialogs_dismissed
+                .push(format!("{}: {}", d.kind, d.label));
+        }
+        Ok(n)
+    }
+
+    async fn unblock(&self, report: &mut PassReport) -> Result<usize, BrowserError> {
+        let done: Vec<Done> = self
+            .call(&format!("__bevara.unblock({})", self.cfg), CALL)
+            .await?;
+        let n = done.len();
+        for d in done {
+            if d.kind == "removed-overlay" {
+                report.warnings.push(format!(
+                    "removed a blocking overlay that had no close control: {:?}",
+                    d.label
+                ));
+            }
+            report
+                .dialogs_dismissed
+                .push(format!("{}: {}", d.kind, d.label));
+        }
+        Ok(n)
+    }
+
+    async fn expand(
+        &self,
+        sweep: bool,
+        limit: u64,
+        report: &mut PassReport,
+    ) -> Result<u64, BrowserError> {
+        let labels: Vec<String> = self
+            .call(
+                &format!("__bevara.expand({}, {sweep}, {limit})", self.cfg),
+                CALL,
+            )
+            .await?;
+        for l in &labels {
+            *report.expander_labels.entry(l.clone()).or_default() += 1;
+        }
+        report.expanders_clicked += labels.len() as u64;
+        Ok(labels.len() as u64)
+    }
+
+    async fn clear_dialogs(&self, report: &mut PassReport) -> Result<(), BrowserError> {
+        let before = self.state().await?.mutations;
+        if self.dismiss(report).await? > 0 {
+            self.settle(before, self.behaviour.quiet_ms, 3000, true)
+                .await?;
+            // A dismissed dialog may reveal or open another (consent, then a nag).
+            self.dismiss(report).await?;
+        }
+        self.unblock(report).await?;
+        Ok(())
+    }
+}
+
+fn same_document(a: &str, b: &str) -> bool {
+    let strip = |u: &str| u.split('#').next().unwrap_or(u).to_string();
+    strip(a) == strip(b)
+}
+
+/// Runs the pass on a loaded page and leaves it scrolled to the top.
+pub async fn run_pass(
+    page: &Page,
+    behaviour: &Behaviour,
+    budget: &PassBudget,
+    progress: Option<&watch::Sender<Progress>>,
+) -> Result<PassReport, PassError> {
+    let started = Instant::now();
+    let driver = Driver {
+        page,
+        cfg: serde_json::to_string(behaviour).unwrap_or_else(|_| "{}".into()),
+        behaviour,
+    };
+    let mut report = PassReport {
+        behaviour: behaviour.name.clone(),
+        ..Default::default()
+    };
+    driver.install().await?;
+    let start_url = driver.state().await?.url;
+    driver.clear_dialogs(&mut report).await?;
+
+    let mut at_end_checks = 0u32;
+    let quiet = behaviour.quiet_ms;
+    loop {
+        let st = driver.state().await?;
+        if !same_document(&st.url, &start_url) {
+            return Err(PassError::NavigatedAway {
+                from: start_url,
+                to: st.url,
+            });
+        }
+        report.inner_scroller |= st.inner_scroller;
+        report.final_height = st.height as u64;
+        if let Some(tx) = progress {
+            tx.send_replace(Progress {
+                phase: "scroll and expand",
+                scroll_y: st.scroll_y as u64,
+                height: st.height as u64,
+                expanders: report.expanders_clicked,
+                steps: report.scroll_steps,
+                elapsed: started.elapsed(),
+            });
+        }
+        let stop = if started.elapsed() >= budget.max_duration {
+            Some(format!("duration ({} s)", budget.max_duration.as_secs()))
+        } else if st.height as u64 >= budget.max_height {
+            Some(format!("page height ({} px)", budget.max_height))
+        } else if report.expanders_clicked >= budget.max_clicks {
+            Some(format!("expander clicks ({})", budget.max_clicks))
+        } else if report.scroll_steps >= budget.max_scroll_steps {
+            Some(format!("scroll steps ({})", budget.max_scroll_steps))
+        } else {
+            None
+        };
+        if let Some(what) = stop {
+            report.warnings.push(format!(
+                "the pass stopped at its {what} budget before the end of the page; content below {} px may be missing",
+                st.height as u64
+            ));
+            report.stopped_by = Some(what);
+            break;
+        }
+
+        let left = budget.max_clicks - report.expanders_clicked;
+        if driver.expand(false, left, &mut report).await? > 0 {
+            driver
+                .settle(st.mutations, quiet, behaviour.expander_wait_ms, true)
+                .await?;
+            driver.clear_dialogs(&mut report).await?;
+            at_end_checks = 0;
+            continue;
+        }
+        if !st.at_bottom {
+            let dy = (st.view * behaviour.scroll_step).max(100.0);
+            driver
+                .call::<serde_json::Value>(&format!("__bevara.scrollBy({dy})"), CALL)
+                .await?;
+            report.scroll_steps += 1;
+            driver.settle(st.mutations, 150, 1500, false).await?;
+            driver.clear_dialogs(&mut report).await?;
+            continue;
+        }
+        // At the bottom: give lazy loading time to add more.
+        if driver
+            .settle(st.mutations, quiet, behaviour.end_wait_ms, true)
+            .await?
+        {
+            let after = driver.state().await?;
+            if after.height > st.height + 1.0 {
+                at_end_checks = 0;
+                continue;
+            }
+        }
+        driver.clear_dialogs(&mut report).await?;
+        at_end_checks += 1;
+        if at_end_checks < behaviour.end_checks {
+            continue;
+        }
+        // The end of the feed: sweep the whole page for expanders that
+        // appeared after they were scrolled past.
+        let before = driver.state().await?.mutations;
+        let left = budget.max_clicks - report.expanders_clicked;
+        if driver.expand(true, left, &mut report).await? > 0 {
+            driver
+                .settle(before, quiet, behaviour.expander_wait_ms, true)
+                .await?;
+            at_end_checks = 0;
+            continue;
+        }
+        break;
+    }
+    let st = driver.state().await?;
+    report.final_height = st.height as u64;
+    driver
+        .call::<serde_json::Value>("__bevara.scrollTo(0)", CALL)
+        .await?;
+    driver.settle(0, 200, 1500, false).await?;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    if let Some(tx) = progress {
+        tx.send_replace(Progress {
+            phase: "expanded",
+            scroll_y: 0,
+            height: report.final_height,
+            expanders: report.expanders_clicked,
+            steps: report.scroll_steps,
+            elapsed: started.elapsed(),
+        });
+    }
+    Ok(report)
+}

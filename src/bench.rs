@@ -1,0 +1,264 @@
+//! Benchmarks printed by `bevara bench`: wall time per phase and peak memory
+//! for full-page screenshots of tall generated pages.
+
+/// A page `height` px tall with a coloured marker band every 1,000 px and a
+/// sticky header: the test and benchmark page for tiled screenshots.
+/// Band `i` (at y = i × 1000 + 100, 200 px tall) has the colour [`marker_color`]`(i)`.
+pub fn tall_page_html(height: u64) -> String {
+    let bands = height / 1000;
+    let mut body = String::with_capacity(bands as usize * 120);
+    for i in 0..bands {
+        let [r, g, b] = marker_color(i);
+        body.push_str(&format!(
+            "<div class=m style=\"top:{}px;background:rgb({r},{g},{b})\">{i}</div>",
+            i * 1000 + 100
+        ));
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Hög sida {height}</title><style>\
+         html,body{{margin:0;background:#fff}}\
+         #top{{position:sticky;top:0;height:50px;background:rgb(10,20,30);color:#fff;z-index:9}}\
+         #page{{position:relative;height:{}px}}\
+         .m{{position:absolute;left:0;width:100%;height:200px;font:40px sans-serif}}\
+         </style></head><body><div id=top>Bevara testsida</div><div id=page>{body}</div></body></html>",
+        height - 50
+    )
+}
+
+/// The colour of marker band `i`: distinct for neighbours, never white or the header's.
+pub fn marker_color(i: u64) -> [u8; 3] {
+    let r = (40 + (i * 67) % 200) as u8;
+    let g = (40 + (i * 131) % 200) as u8;
+    let b = (40 + (i * 29) % 200) as u8;
+    [r, g, b]
+}
+
+use crate::browser::{Browser, BrowserError};
+use crate::capture::screenshot::{full_page, ScreenshotError, ScreenshotStats};
+use crate::config::Settings;
+use std::time::{Duration, Instant};
+
+/// One benchmark row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShotRow {
+    pub height: u64,
+    pub load_ms: u64,
+    pub stats: ScreenshotStats,
+    pub png_bytes: u64,
+    /// Peak resident memory of this process during the screenshot.
+    pub bevara_peak_rss: u64,
+    /// Peak resident memory of Chromium's processes, summed, sampled every 100 ms.
+    pub chromium_peak_rss: u64,
+    /// Every marker band has its colour at its place in the stitched PNG.
+    pub markers_ok: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Browser(#[from] BrowserError),
+    #[error(transparent)]
+    Screenshot(#[from] ScreenshotError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The document y of marker band `i` on [`tall_page_html`] (below the 50 px header).
+pub fn marker_top(i: u64) -> u64 {
+    50 + i * 1000 + 100
+}
+
+/// Screenshots generated pages of the given heights and measures each.
+pub async fn screenshot(
+    settings: &Settings,
+    heights: &[u64],
+    tile_height: u32,
+) -> Result<Vec<ShotRow>, BenchError> {
+    use axum::extract::Path as UrlPath;
+    let router = axum::Router::new().route(
+        "/tall/{h}",
+        axum::routing::get(|UrlPath(h): UrlPath<u64>| async move {
+            axum::response::Html(tall_page_html(h))
+        }),
+    );
+    let (addr, server) = crate::demo::serve(router).await?;
+    let mut browser = Browser::launch(&settings.browser).await?;
+    let chromium_pid = browser.pid();
+    let dir = tempfile::tempdir()?;
+    let mut rows = Vec::new();
+    for &height in heights {
+        let ctx = browser.new_context().await?;
+        let t = Instant::now();
+        ctx.page
+            .goto(format!("http://{addr}/tall/{height}"))
+            .await
+            .map_err(|source| BrowserError::Cdp {
+                what: "Page.navigate",
+                source,
+            })?;
+        let load_ms = t.elapsed().as_millis() as u64;
+        let out = dir.path().join(format!("tall-{height}.png"));
+        reset_peak_rss();
+        let sampler = chromium_pid.map(spawn_rss_sampler);
+        let stats = full_page(
+            &ctx.page,
+            &out,
+            settings.browser.viewport_width,
+            height,
+            tile_height,
+            Duration::from_secs(settings.capture.artifact_timeout_secs),
+        )
+        .await?;
+        let bevara_peak_rss = peak_rss();
+        let chromium_peak_rss = match sampler {
+            Some((stop, task)) => {
+                let _ = stop.send(());
+                task.await.unwrap_or(0)
+            }
+            None => 0,
+        };
+        browser.dispose(ctx).await;
+        let png_bytes = std::fs::metadata(&out)?.len();
+        let markers_ok = check_markers(&out, height).unwrap_or(false);
+        std::fs::remove_file(&out)?;
+        rows.push(ShotRow {
+            height,
+            load_ms,
+            stats,
+            png_bytes,
+            bevara_peak_rss,
+            chromium_peak_rss,
+            markers_ok,
+        });
+    }
+    browser.close().await;
+    server.abort();
+    Ok(rows)
+}
+
+/// Checks every marker band's colour in a stitched PNG, streaming its rows.
+pub fn check_markers(path: &std::path::Path, height: u64) -> Result<bool, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .map_err(|e| e.to_string())?;
+    let (w, h) = (reader.info().width as usize, reader.info().height as u64);
+    if h != height {
+        return Ok(false);
+    }
+    let channels = reader.info().color_type.samples();
+    let mut y = 0u64;
+    let mut ok = true;
+    while let Some(row) = reader.next_row().map_err(|e| e.to_string())? {
+        // Sample the middle row of each band, and the row just above each band (white).
+        if y >= 150 && (y - 150) % 1000 == 100 {
+            let i = (y - 250) / 1000;
+            let px = &row.data()[(w / 2) * channels..(w / 2) * channels + 3];
+            ok &= px == marker_color(i);
+        }
+        if y >= 150 && (y - 150) % 1000 == 999 && y + 1 < h {
+            let px = &row.data()[(w / 2) * channels..(w / 2) * channels + 3];
+            ok &= px == [255, 255, 255];
+        }
+        y += 1;
+    }
+    Ok(ok)
+}
+
+/// Formats benchmark rows as a table with the figures the targets speak of.
+pub fn format_table(rows: &[ShotRow]) -> String {
+    let mut out = String::from(
+        "height_px  tiles  load_ms  chromium_ms  stitch_ms  total_ms  stitch/chromium  png_MB  bevara_peak_MB  chromium_peak_MB  markers\n",
+    );
+    for r in rows {
+        let s = &r.stats;
+        out.push_str(&format!(
+            "{:>9}  {:>5}  {:>7}  {:>11}  {:>9}  {:>8}  {:>15.2}  {:>6.1}  {:>14.1}  {:>16.1}  {}\n",
+            r.height,
+            s.tiles,
+            r.load_ms,
+            s.chromium_ms,
+            s.stitch_ms,
+            s.total_ms,
+            s.stitch_ms as f64 / s.chromium_ms.max(1) as f64,
+            r.png_bytes as f64 / 1e6,
+            r.bevara_peak_rss as f64 / 1048576.0,
+            r.chromium_peak_rss as f64 / 1048576.0,
+            if r.markers_ok { "ok" } else { "WRONG" }
+        ));
+    }
+    out
+}
+
+/// Resets this process's peak RSS counter (Linux `clear_refs` 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak RSS in bytes since the last reset.
+pub fn peak_rss() -> u64 {
+    status_kb("/proc/self/status", "VmHWM:") * 1024
+}
+
+fn status_kb(path: &str, field: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Sum of the RSS of `root` and all its descendants, in bytes.
+fn tree_rss(root: u32) -> u64 {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // The command may contain spaces: fields after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            parents.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    tree.iter()
+        .map(|p| status_kb(&format!("/proc/{p}/status"), "VmRSS:") * 1024)
+        .sum()
+}
+
+fn spawn_rss_sampler(
+    root: u32,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<u64>,
+) {
+    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut peak = 0;
+        loop {
+            peak = peak.max(tree_rss(root));
+            if rx.try_recv().is_ok() {
+                return peak;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    (tx, task)
+}

@@ -1,0 +1,757 @@
+//! The pipeline for one channel: load the page, run the behaviour pass, then
+//! write the full-page screenshot, PDF, MHTML and text, describe them in a
+//! manifest, store everything and verify it. A capture is marked complete
+//! only after every artifact has been stored and read back with the right
+//! checksum; any failure marks it failed with a code and a reason.
+
+pub mod manifest;
+pub mod screenshot;
+
+use crate::behaviour::{run_pass, Behaviour, PassBudget, PassError, PassReport, Progress};
+use crate::browser::{eval, Browser, BrowserContext, BrowserError};
+use crate::db::{CaptureFinish, CaptureRecord, CaptureState, DbError};
+use crate::exit::ExitCode;
+use crate::registry::Channel;
+use crate::store::{sha256_file, StoreError};
+use crate::target::{self, TargetError};
+use crate::Bevara;
+use base64::Engine as _;
+use chromiumoxide::cdp::browser_protocol::page::{
+    CaptureSnapshotFormat, CaptureSnapshotParams, PrintToPdfParams,
+};
+use chrono::{DateTime, Datelike, Utc};
+use manifest::{
+    Manifest, ManifestArtifact, ManifestBrowser, ManifestChannel, ManifestTrigger, Viewport,
+    MANIFEST_SCHEMA, MANIFEST_SCHEMA_VERSION,
+};
+use screenshot::ScreenshotError;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::Instrument;
+use ulid::Ulid;
+
+/// Who or what asked for a capture.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// `manual` or `schedule`.
+    pub kind: String,
+    pub reason: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+impl Trigger {
+    /// A capture asked for on the command line by the current OS user.
+    pub fn manual(reason: Option<String>) -> Self {
+        Self {
+            kind: "manual".into(),
+            reason,
+            requested_by: Some(os_user()),
+        }
+    }
+}
+
+/// The name of the user running this process.
+pub fn os_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(u) = std::env::var(var) {
+            if !u.is_empty() {
+                return u;
+            }
+        }
+    }
+    // SAFETY-free fallback: the numeric uid from /proc.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|uid| format!("uid {uid}")))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// This host's name, for the worker column of captures.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// A finished, complete capture.
+#[derive(Debug, Clone)]
+pub struct CaptureOutcome {
+    pub snapshot_id: String,
+    pub manifest: Manifest,
+    /// Where the artifacts were stored (the store's description).
+    pub stored_in: String,
+    /// The directory holding the snapshot, for a local store.
+    pub local_dir: Option<PathBuf>,
+}
+
+impl CaptureOutcome {
+    /// Complete, but a budget ended the pass early.
+    pub fn truncated(&self) -> bool {
+        self.manifest.truncated
+    }
+}
+
+/// Why a capture failed. Each kind has its own exit code and recorded failure code.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("{url} is unreachable: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} did not load within {secs} s ({detail}); the page may hang or the server be overloaded; try again later or raise capture.page_load_timeout_secs")]
+    Timeout {
+        url: String,
+        secs: u64,
+        detail: String,
+    },
+    #[error("{url} answered HTTP {status}; nothing was archived")]
+    HttpStatus { url: String, status: u16 },
+    #[error("navigation to {url} failed: {reason}")]
+    Navigation { url: String, reason: String },
+    #[error("browser failure on {url}: {source}")]
+    Browser { url: String, source: BrowserError },
+    #[error("the behaviour pass on {url} failed: {source}")]
+    Pass { url: String, source: PassError },
+    #[error("the screenshot of {url} failed: {source}")]
+    Screenshot {
+        url: String,
+        source: ScreenshotError,
+    },
+    #[error("cannot produce the {artifact} of {url}: {reason}")]
+    Artifact {
+        url: String,
+        artifact: &'static str,
+        reason: String,
+    },
+    #[error("storing the snapshot failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("stored object {key} does not match what was captured (expected sha256 {expected}, read back {actual})")]
+    StoredMismatch {
+        key: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot write work files in {path}: {source}")]
+    Work {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl CaptureError {
+    /// The exit code (and recorded failure code) of this failure.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CaptureError::Target(TargetError::Unresolvable { .. }) => ExitCode::Unreachable,
+            CaptureError::Target(_) => ExitCode::InvalidTarget,
+            CaptureError::Unreachable { .. } => ExitCode::Unreachable,
+            CaptureError::Timeout { .. } => ExitCode::Timeout,
+            CaptureError::HttpStatus { .. } => ExitCode::HttpStatus,
+            CaptureError::Browser { .. } => ExitCode::Browser,
+            CaptureError::Pass {
+                source: PassError::Browser(BrowserError::Dead),
+                ..
+            }
+            | CaptureError::Screenshot {
+                source: ScreenshotError::Browser(BrowserError::Dead),
+                ..
+            } => ExitCode::Browser,
+            CaptureError::Store(_) | CaptureError::StoredMismatch { .. } | CaptureError::Db(_) => {
+                ExitCode::Storage
+            }
+            CaptureError::Work { .. } => ExitCode::Storage,
+            _ => ExitCode::Failure,
+        }
+    }
+}
+
+/// Net errors that mean the host could not be reached at all.
+fn is_unreachable(net_error: &str) -> bool {
+    [
+        "ERR_NAME_NOT_RESOLVED",
+        "ERR_NAME_RESOLUTION_FAILED",
+        "ERR_CONNECTION_REFUSED",
+        "ERR_CONNECTION_RESET",
+        "ERR_CONNECTION_CLOSED",
+        "ERR_CONNECTION_FAILED",
+        "ERR_CONNECTION_TIMED_OUT",
+        "ERR_ADDRESS_UNREACHABLE",
+        "ERR_ADDRESS_INVALID",
+        "ERR_INTERNET_DISCONNECTED",
+        "ERR_EMPTY_RESPONSE",
+        "ERR_TIMED_OUT",
+        "ERR_SSL_PROTOCOL_ERROR",
+        "ERR_CERT_",
+        "ERR_TUNNEL_CONNECTION_FAILED",
+        "ERR_PROXY_CONNECTION_FAILED",
+    ]
+    .iter()
+    .any(|e| net_error.contains(e))
+}
+
+/// The object key prefix of a snapshot.
+pub fn snapshot_prefix(channel: &str, at: DateTime<Utc>, snapshot_id: &str) -> String {
+    format!(
+        "{channel}/{:04}/{:02}/{:02}/{snapshot_id}",
+        at.year(),
+        at.month(),
+        at.day()
+    )
+}
+
+struct Produced {
+    name: &'static str,
+    media_type: &'static str,
+    path: PathBuf,
+    size: Option<(u32, u32)>,
+}
+
+/// Captures `channel` now with `browser`. The capture is recorded in the
+/// database from the start; on failure it is marked failed with the reason.
+pub async fn capture_channel(
+    bevara: &Bevara,
+    browser: &Browser,
+    channel: &Channel,
+    trigger: Trigger,
+    progress: Option<&watch::Sender<Progress>>,
+) -> Result<CaptureOutcome, CaptureError> {
+    let snapshot_id = Ulid::new().to_string();
+    let span = tracing::info_span!("capture", snapshot = %snapshot_id, channel = %channel.id);
+    let requested_at = Utc::now();
+    let record = CaptureRecord {
+        id: snapshot_id.clone(),
+        channel_id: channel.id.to_string(),
+        state: CaptureState::Running,
+        trigger: trigger.kind.clone(),
+        reason: trigger.reason.clone(),
+        requested_by: trigger.requested_by.clone(),
+        requested_at,
+        started_at: Some(requested_at),
+        finished_at: None,
+        url: channel.url.clone(),
+        final_url: None,
+        title: None,
+        failure_code: None,
+        failure: None,
+        warnings: 0,
+        truncated: false,
+        manifest_key: None,
+        worker: Some(format!("{}:{}", host_name(), std::process::id())),
+    };
+    bevara.db().insert_capture(&record).await?;
+    let work = bevara.settings().work_dir().join(&snapshot_id);
+    let result = async {
+        std::fs::create_dir_all(&work).map_err(|source| {
+            (
+                CaptureError::Work {
+                    path: work.clone(),
+                    source,
+                },
+                None,
+            )
+        })?;
+        run(
+            bevara,
+            browser,
+            channel,
+            &trigger,
+            &snapshot_id,
+            requested_at,
+            &work,
+            progress,
+        )
+        .await
+    }
+    .instrument(span.clone())
+    .await;
+    let _ = std::fs::remove_dir_all(&work);
+    match result {
+        Ok(outcome) => {
+            let _e = span.enter();
+            tracing::info!(truncated = outcome.truncated(), "capture complete");
+            Ok(outcome)
+        }
+        Err((err, final_url)) => {
+            let _e = span.enter();
+            tracing::warn!(error = %err, "capture failed");
+            bevara
+                .db()
+                .fail_capture(
+                    &snapshot_id,
+                    err.exit_code().name(),
+                    &err.to_string(),
+                    final_url.as_deref(),
+                )
+                .await?;
+            Err(err)
+        }
+    }
+}
+
+type RunResult = Result<CaptureOutcome, (CaptureError, Option<String>)>;
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    bevara: &Bevara,
+    browser: &Browser,
+    channel: &Channel,
+    trigger: &Trigger,
+    snapshot_id: &str,
+    requested_at: DateTime<Utc>,
+    work: &Path,
+    progress: Option<&watch::Sender<Progress>>,
+) -> RunResult {
+    let settings = bevara.settings();
+    let phase = |p: &'static str| {
+        if let Some(tx) = progress {
+            tx.send_modify(|s| s.phase = p);
+        }
+    };
+    let url = target::parse(&channel.url).map_err(|e| (e.into(), None))?;
+    target::check(&url, settings.allow_private_addresses)
+        .await
+        .map_err(|e| (e.into(), None))?;
+    phase("opening browser context");
+    let url_s = url.to_string();
+    let ctx = browser.new_context().await.map_err(|source| {
+        (
+            CaptureError::Browser {
+                url: url_s.clone(),
+                source,
+            },
+            None,
+        )
+    })?;
+    let result = run_in_context(
+        bevara,
+        browser,
+        &ctx,
+        channel,
+        trigger,
+        snapshot_id,
+        requested_at,
+        work,
+        &url,
+        progress,
+    )
+    .await;
+    browser.dispose(ctx).await;
+    result
+}
+
+#[derive(serde::Deserialize)]
+struct Loaded {
+    href: String,
+    ready: String,
+    status: Option<u16>,
+    title: String,
+}
+
+const LOADED_JS: &str =
+    "({ href: location.href, ready: document.readyState, title: document.title, \
+    status: (performance.getEntriesByType('navigation')[0] || {}).responseStatus || null })";
+
+#[allow(clippy::too_many_arguments)]
+async fn run_in_context(
+    bevara: &Bevara,
+    browser: &Browser,
+    ctx: &BrowserContext,
+    channel: &Channel,
+    trigger: &Trigger,
+    snapshot_id: &str,
+    requested_at: DateTime<Utc>,
+    work: &Path,
+    url: &url::Url,
+    progress: Option<&watch::Sender<Progress>>,
+) -> RunResult {
+    let settings = bevara.settings();
+    let page = &ctx.page;
+    let url_s = url.to_string();
+    let phase = |p: &'static str| {
+        if let Some(tx) = progress {
+            tx.send_modify(|s| s.phase = p);
+        }
+    };
+    let browser_err = |source: BrowserError| {
+        (
+            CaptureError::Browser {
+                url: url_s.clone(),
+                source,
+            },
+            None,
+        )
+    };
+    let mut warnings = Vec::new();
+
+    // 1. Load, bounded.
+    phase("loading");
+    let load_secs = settings.capture.page_load_timeout_secs;
+    let nav = tokio::time::timeout(Duration::from_secs(load_secs), page.goto(url_s.as_str())).await;
+    let call = Duration::from_secs(10);
+    match nav {
+        Ok(Ok(_)) => {}
+        Ok(Err(chromiumoxide::error::CdpError::ChromeMessage(text))) => {
+            let err = if is_unreachable(&text) {
+                CaptureError::Unreachable {
+                    url: url_s.clone(),
+                    reason: text,
+                }
+            } else {
+                CaptureError::Navigation {
+                    url: url_s.clone(),
+                    reason: text,
+                }
+            };
+            return Err((err, None));
+        }
+        Ok(Err(e)) if !ctx.browser_alive() => {
+            return Err(browser_err(BrowserError::Cdp {
+                what: "Page.navigate",
+                source: e,
+            }))
+        }
+        Ok(Err(_)) | Err(_) => {
+            // No load event in time. If the document itself arrived, capture
+            // it as it is (a hanging image or tracker); if not, give up.
+            let state: Option<Loaded> = eval(page, LOADED_JS, call).await.ok();
+            match state {
+                Some(s) if s.href != "about:blank" && s.ready != "loading" => {
+                    warnings.push(format!(
+                    "the page's load event did not fire within {load_secs} s; captured it as it was"
+                ))
+                }
+                Some(s) => {
+                    return Err((
+                        CaptureError::Timeout {
+                            url: url_s.clone(),
+                            secs: load_secs,
+                            detail: if s.href == "about:blank" {
+                                "no response".into()
+                            } else {
+                                "the document never finished arriving".into()
+                            },
+                        },
+                        None,
+                    ))
+                }
+                None => {
+                    return Err((
+                        CaptureError::Timeout {
+                            url: url_s.clone(),
+                            secs: load_secs,
+                            detail: "the page does not answer".into(),
+                        },
+                        None,
+                    ))
+                }
+            }
+        }
+    }
+    let loaded: Loaded = eval(page, LOADED_JS, call).await.map_err(browser_err)?;
+    if let Some(status) = loaded.status.filter(|s| *s >= 400) {
+        return Err((
+            CaptureError::HttpStatus {
+                url: url_s.clone(),
+                status,
+            },
+            Some(loaded.href),
+        ));
+    }
+    // A redirect may lead somewhere the channel's URL did not.
+    if let Ok(final_url) = url::Url::parse(&loaded.href) {
+        if final_url.host_str() != url.host_str() {
+            target::check(&final_url, settings.allow_private_addresses)
+                .await
+                .map_err(|e| (e.into(), Some(loaded.href.clone())))?;
+        }
+    }
+
+    // 2. Scroll and expand.
+    phase("scroll and expand");
+    let behaviour = Behaviour::generic();
+    let c = &settings.capture;
+    let budget = PassBudget {
+        max_duration: Duration::from_secs(c.max_duration_secs),
+        max_height: c.max_page_height,
+        max_clicks: c.max_expander_clicks,
+        max_scroll_steps: c.max_scroll_steps,
+    };
+    let pass_result = run_pass(page, &behaviour, &budget, progress).await;
+    let pass: PassReport = pass_result.map_err(|source| {
+        (
+            CaptureError::Pass {
+                url: url_s.clone(),
+                source,
+            },
+            Some(loaded.href.clone()),
+        )
+    })?;
+    warnings.extend(pass.warnings.iter().cloned());
+    let truncated = pass.stopped_by.is_some();
+    let after: Loaded = eval(page, LOADED_JS, call).await.map_err(browser_err)?;
+
+    // 3. Artifacts.
+    let art_bound = Duration::from_secs(c.artifact_timeout_secs);
+    let final_url = Some(after.href.clone());
+    let fail = |artifact: &'static str, reason: String| {
+        (
+            CaptureError::Artifact {
+                url: url_s.clone(),
+                artifact,
+                reason,
+            },
+            final_url.clone(),
+        )
+    };
+    let mut produced = Vec::new();
+
+    phase("screenshot");
+    let height: u64 = eval(
+        page,
+        "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)",
+        call,
+    )
+    .await
+    .map_err(browser_err)?;
+    let shot_height = if height > c.max_page_height {
+        warnings.push(format!(
+            "the page is {height} px tall; the screenshot stops at capture.max_page_height = {} px",
+            c.max_page_height
+        ));
+        c.max_page_height
+    } else {
+        height
+    };
+    let shot_path = work.join("screenshot.png");
+    let width = settings.browser.viewport_width;
+    let stats = screenshot::full_page(
+        page,
+        &shot_path,
+        width,
+        shot_height,
+        c.tile_height,
+        art_bound,
+    )
+    .await
+    .map_err(|source| {
+        (
+            CaptureError::Screenshot {
+                url: url_s.clone(),
+                source,
+            },
+            final_url.clone(),
+        )
+    })?;
+    produced.push(Produced {
+        name: "screenshot.png",
+        media_type: "image/png",
+        path: shot_path,
+        size: Some((stats.width, stats.height)),
+    });
+
+    phase("text");
+    let text: String = eval(
+        page,
+        "document.body ? document.body.innerText : ''",
+        art_bound,
+    )
+    .await
+    .map_err(|e| fail("text", e.to_string()))?;
+    let text_path = work.join("text.txt");
+    write(&text_path, text.as_bytes()).map_err(|e| fail("text", e))?;
+    produced.push(Produced {
+        name: "text.txt",
+        media_type: "text/plain; charset=utf-8",
+        path: text_path,
+        size: None,
+    });
+
+    if c.pdf {
+        phase("pdf");
+        let params = PrintToPdfParams {
+            print_background: Some(true),
+            ..Default::default()
+        };
+        let pdf = tokio::time::timeout(art_bound, page.execute(params))
+            .await
+            .map_err(|_| fail("PDF", format!("no answer within {} s", art_bound.as_secs())))?
+            .map_err(|e| fail("PDF", e.to_string()))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(AsRef::<str>::as_ref(&pdf.result.data))
+            .map_err(|e| fail("PDF", e.to_string()))?;
+        let path = work.join("page.pdf");
+        write(&path, &bytes).map_err(|e| fail("PDF", e))?;
+        produced.push(Produced {
+            name: "page.pdf",
+            media_type: "application/pdf",
+            path,
+            size: None,
+        });
+    }
+
+    if c.mhtml {
+        phase("mhtml");
+        let params = CaptureSnapshotParams {
+            format: Some(CaptureSnapshotFormat::Mhtml),
+        };
+        let snap = tokio::time::timeout(art_bound, page.execute(params))
+            .await
+            .map_err(|_| {
+                fail(
+                    "MHTML",
+                    format!("no answer within {} s", art_bound.as_secs()),
+                )
+            })?
+            .map_err(|e| fail("MHTML", e.to_string()))?;
+        let path = work.join("page.mhtml");
+        write(&path, snap.result.data.as_bytes()).map_err(|e| fail("MHTML", e))?;
+        produced.push(Produced {
+            name: "page.mhtml",
+            media_type: "multipart/related",
+            path,
+            size: None,
+        });
+    }
+    let finished_at = Utc::now();
+
+    // 4. Manifest, store, verify, record.
+    phase("storing");
+    let prefix = snapshot_prefix(channel.id.as_str(), requested_at, snapshot_id);
+    let mut artifacts = Vec::new();
+    for p in &produced {
+        let digest = sha256_file(&p.path).map_err(|e| fail(p.name, e.to_string()))?;
+        artifacts.push(ManifestArtifact {
+            name: p.name.to_string(),
+            key: format!("{prefix}/{}", p.name),
+            media_type: p.media_type.to_string(),
+            bytes: digest.bytes,
+            sha256: digest.sha256,
+            width: p.size.map(|s| s.0),
+            height: p.size.map(|s| s.1),
+        });
+    }
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.into(),
+        schema_version: MANIFEST_SCHEMA_VERSION,
+        snapshot_id: snapshot_id.to_string(),
+        channel: ManifestChannel {
+            id: channel.id.to_string(),
+            platform: channel.platform.to_string(),
+            name: channel.name.clone(),
+            owner: channel.owner.clone(),
+            url: channel.url.clone(),
+        },
+        requested_url: url_s.clone(),
+        final_url: after.href.clone(),
+        title: after.title.clone(),
+        http_status: loaded.status,
+        requested_at,
+        started_at: requested_at,
+        finished_at,
+        trigger: ManifestTrigger {
+            kind: trigger.kind.clone(),
+            reason: trigger.reason.clone(),
+            requested_by: trigger.requested_by.clone(),
+        },
+        browser: ManifestBrowser {
+            product: browser.version().to_string(),
+            user_agent: browser.user_agent().to_string(),
+            viewport: Viewport {
+                width: settings.browser.viewport_width,
+                height: settings.browser.viewport_height,
+            },
+            locale: settings.browser.locale.clone(),
+            timezone: settings.browser.timezone.clone(),
+        },
+        behaviour: pass,
+        screenshot: Some(stats),
+        truncated,
+        warnings: warnings.clone(),
+        artifacts: artifacts.clone(),
+        generator: format!("bevara {}", env!("CARGO_PKG_VERSION")),
+    };
+    let manifest_path = work.join("manifest.json");
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| fail("manifest", e.to_string()))?;
+    write(&manifest_path, &json).map_err(|e| fail("manifest", e))?;
+    let manifest_digest =
+        sha256_file(&manifest_path).map_err(|e| fail("manifest", e.to_string()))?;
+    let mut to_store: Vec<(ManifestArtifact, PathBuf)> = artifacts
+        .iter()
+        .cloned()
+        .zip(produced.iter().map(|p| p.path.clone()))
+        .collect();
+    let manifest_artifact = ManifestArtifact {
+        name: "manifest.json".into(),
+        key: format!("{prefix}/manifest.json"),
+        media_type: "application/json".into(),
+        bytes: manifest_digest.bytes,
+        sha256: manifest_digest.sha256,
+        width: None,
+        height: None,
+    };
+    to_store.push((manifest_artifact.clone(), manifest_path));
+
+    let store = bevara.store();
+    let stored = store_all(store, &to_store).await;
+    if let Err(e) = stored {
+        for (a, _) in &to_store {
+            let _ = store.delete(&a.key).await;
+        }
+        return Err((e, final_url));
+    }
+    let records: Vec<_> = to_store.iter().map(|(a, _)| a.into()).collect();
+    bevara
+        .db()
+        .complete_capture(
+            snapshot_id,
+            &CaptureFinish {
+                final_url: final_url.clone(),
+                title: Some(after.title.clone()),
+                warnings: warnings.len() as i64,
+                truncated,
+                manifest_key: Some(manifest_artifact.key.clone()),
+            },
+            &records,
+        )
+        .await
+        .map_err(|e| (e.into(), final_url.clone()))?;
+    phase("complete");
+    Ok(CaptureOutcome {
+        snapshot_id: snapshot_id.to_string(),
+        manifest,
+        stored_in: store.describe(),
+        local_dir: store
+            .local_path(&manifest_artifact.key)
+            .and_then(|p| p.parent().map(Path::to_path_buf)),
+    })
+}
+
+/// Stores each file and reads it back: the stored checksum must match.
+async fn store_all(
+    store: &dyn crate::store::ObjectStore,
+    items: &[(ManifestArtifact, PathBuf)],
+) -> Result<(), CaptureError> {
+    for (a, path) in items {
+        store.put_file(&a.key, path, &a.media_type).await?;
+        let back = store.digest(&a.key).await?;
+        if back.sha256 != a.sha256 || back.bytes != a.bytes {
+            return Err(CaptureError::StoredMismatch {
+                key: a.key.clone(),
+                expected: a.sha256.clone(),
+                actual: back.sha256,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}

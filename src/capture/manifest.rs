@@ -1,0 +1,98 @@
+//! The manifest of a snapshot: what was captured, when, how, by whom, and
+//! every artifact with its media type, size and SHA-256. Its schema is
+//! versioned; the README documents each field.
+
+use crate::behaviour::PassReport;
+use crate::db::ArtifactRecord;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field changes meaning or is removed; adding fields keeps it.
+pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
+/// Names the document type inside the JSON.
+pub const MANIFEST_SCHEMA: &str = "bevara.manifest";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: String,
+    pub schema_version: u32,
+    pub snapshot_id: String,
+    pub channel: ManifestChannel,
+    pub requested_url: String,
+    pub final_url: String,
+    pub title: String,
+    /// The main document's HTTP status, when Chromium reports it.
+    pub http_status: Option<u16>,
+    pub requested_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    /// When the last artifact was produced (before upload).
+    pub finished_at: DateTime<Utc>,
+    pub trigger: ManifestTrigger,
+    pub browser: ManifestBrowser,
+    pub behaviour: PassReport,
+    pub screenshot: Option<crate::capture::screenshot::ScreenshotStats>,
+    /// True when a budget ended the pass before the end of the page.
+    pub truncated: bool,
+    pub warnings: Vec<String>,
+    pub artifacts: Vec<ManifestArtifact>,
+    pub generator: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestChannel {
+    pub id: String,
+    pub platform: String,
+    pub name: Option<String>,
+    pub owner: Option<String>,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestTrigger {
+    /// `manual` (bevara capture) or `schedule`.
+    pub kind: String,
+    pub reason: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestBrowser {
+    pub product: String,
+    pub user_agent: String,
+    pub viewport: Viewport,
+    pub locale: String,
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Viewport {
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestArtifact {
+    pub name: String,
+    pub key: String,
+    pub media_type: String,
+    pub bytes: u64,
+    pub sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+impl From<&ManifestArtifact> for ArtifactRecord {
+    fn from(a: &ManifestArtifact) -> Self {
+        ArtifactRecord {
+            name: a.name.clone(),
+            key: a.key.clone(),
+            media_type: a.media_type.clone(),
+            bytes: a.bytes as i64,
+            sha256: a.sha256.clone(),
+            width: a.width.map(i64::from),
+            height: a.height.map(i64::from),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! `bevara channel …`: the register.
+
+use super::{db_exit, fail};
+use bevara::{Bevara, Channel, ChannelId, ExitCode, Platform};
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCmd {
+    /// Register a channel.
+    Add {
+        /// Channel id: lower-case letters, digits, '-', '_' and '.'.
+        id: String,
+        /// facebook, instagram, x, youtube, linkedin, blog or web.
+        #[arg(long)]
+        platform: String,
+        /// The channel's page (http or https).
+        #[arg(long)]
+        url: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The department or unit that owns the account.
+        #[arg(long)]
+        owner: Option<String>,
+        /// A person who administers the account (repeatable).
+        #[arg(long = "admin")]
+        admins: Vec<String>,
+        /// Why the authority has the channel.
+        #[arg(long)]
+        purpose: Option<String>,
+        /// A free-form tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// List the register.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one channel.
+    Show { id: String },
+    /// Close a channel: it keeps its history and gets no scheduled captures.
+    Close { id: String },
+}
+
+pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
+    match cmd {
+        ChannelCmd::Add {
+            id,
+            platform,
+            url,
+            name,
+            owner,
+            admins,
+            purpose,
+            tags,
+        } => {
+            let id: ChannelId = match id.parse() {
+                Ok(id) => id,
+                Err(e) => return fail(ExitCode::Usage, e),
+            };
+            let platform: Platform = match platform.parse() {
+                Ok(p) => p,
+                Err(e) => return fail(ExitCode::Usage, e),
+            };
+            let parsed = match bevara::target::parse(&url) {
+                Ok(u) => u,
+                Err(e) => return fail(ExitCode::InvalidTarget, e),
+            };
+            let channel = Channel {
+                id,
+                platform,
+                url: parsed.to_string(),
+                name,
+                owner,
+                admins,
+                purpose,
+                tags,
+                opened_at: chrono::Utc::now(),
+                closed_at: None,
+            };
+            match bevara.db().add_channel(&channel).await {
+                Ok(()) => {
+                    println!(
+                        "registered {} ({}) {}",
+                        channel.id, channel.platform, channel.url
+                    );
+                    ExitCode::Ok
+                }
+                Err(e) => fail(db_exit(&e), e),
+            }
+        }
+        ChannelCmd::List { json } => match bevara.db().list_channels().await {
+            Ok(list) if json => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+                ExitCode::Ok
+            }
+            Ok(list) => {
+                println!(
+                    "{:<24} {:<10} {:<8} {:<28} URL",
+                    "ID", "PLATFORM", "STATE", "OWNER"
+                );
+                for c in list {
+                    println!(
+                        "{:<24} {:<10} {:<8} {:<28} {}",
+                        c.id,
+                        c.platform,
+                        if c.is_closed() { "closed" } else { "open" },
+                        c.owner.as_deref().unwrap_or("-"),
+                        c.url
+                    );
+                }
+                ExitCode::Ok
+            }
+            Err(e) => fail(db_exit(&e), e),
+        },
+        ChannelCmd::Show { id } => match bevara.db().channel(&id).await {
+            Ok(c) => {
+                print_channel(&c);
+                ExitCode::Ok
+            }
+            Err(e) => fail(db_exit(&e), e),
+        },
+        ChannelCmd::Close { id } => {
+            let id: ChannelId = match id.parse() {
+                Ok(id) => id,
+                Err(e) => return fail(ExitCode::NotFound, e),
+            };
+            match bevara.db().close_channel(&id, chrono::Utc::now()).await {
+                Ok(true) => {
+                    println!("closed {id}; its snapshots are kept");
+                    ExitCode::Ok
+                }
+                Ok(false) => {
+                    println!("{id} was already closed");
+                    ExitCode::Ok
+                }
+                Err(e) => fail(db_exit(&e), e),
+            }
+        }
+    }
+}
+
+fn print_channel(c: &Channel) {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    println!("id:        {}", c.id);
+    println!("platform:  {}", c.platform);
+    println!("url:       {}", c.url);
+    println!("name:      {}", opt(&c.name));
+    println!("owner:     {}", opt(&c.owner));
+    println!(
+        "admins:    {}",
+        if c.admins.is_empty() {
+            "-".into()
+        } else {
+            c.admins.join(", ")
+        }
+    );
+    println!("purpose:   {}", opt(&c.purpose));
+    println!(
+        "tags:      {}",
+        if c.tags.is_empty() {
+            "-".into()
+        } else {
+            c.tags.join(", ")
+        }
+    );
+    println!("opened:    {}", c.opened_at.to_rfc3339());
+    println!(
+        "closed:    {}",
+        c.closed_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "- (open)".into())
+    );
+}

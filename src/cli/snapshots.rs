@@ -1,0 +1,150 @@
+//! `bevara snapshots …`: finding, showing and retrieving snapshots.
+
+use super::{db_exit, fail};
+use bevara::archive::{self, ArchiveError};
+use bevara::db::CaptureFilter;
+use bevara::{Bevara, ExitCode};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCmd {
+    /// List captures, oldest first (failed ones too, with why).
+    List {
+        /// Only this channel.
+        channel: Option<String>,
+        /// From this date (YYYY-MM-DD, UTC) or time (RFC 3339).
+        #[arg(long, value_parser = parse_from)]
+        from: Option<DateTime<Utc>>,
+        /// Up to and including this date (YYYY-MM-DD, UTC) or up to this time (RFC 3339).
+        #[arg(long, value_parser = parse_to)]
+        to: Option<DateTime<Utc>>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a snapshot's manifest.
+    Show { snapshot_id: String },
+    /// Write every artifact and manifest.json of a snapshot into a directory.
+    Get {
+        snapshot_id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn parse_date(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time"))?;
+    let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+    Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+}
+
+fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_date(s, false)
+}
+
+fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_date(s, true)
+}
+
+pub fn archive_exit(e: &ArchiveError) -> ExitCode {
+    match e {
+        ArchiveError::Db(d) => db_exit(d),
+        ArchiveError::NotComplete { .. } => ExitCode::NotFound,
+        ArchiveError::Store(bevara::store::StoreError::NotFound(_)) => ExitCode::VerifyFailed,
+        _ => ExitCode::Storage,
+    }
+}
+
+pub async fn run(bevara: &Bevara, cmd: SnapshotsCmd) -> ExitCode {
+    match cmd {
+        SnapshotsCmd::List {
+            channel,
+            from,
+            to,
+            json,
+        } => {
+            let channel = match channel {
+                Some(c) => match bevara.db().channel(&c).await {
+                    Ok(ch) => Some(ch.id),
+                    Err(e) => return fail(db_exit(&e), e),
+                },
+                None => None,
+            };
+            let filter = CaptureFilter {
+                channel,
+                from,
+                to,
+                state: None,
+            };
+            match bevara.db().list_captures(&filter).await {
+                Ok(list) if json => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&list).unwrap_or_default()
+                    );
+                    ExitCode::Ok
+                }
+                Ok(list) => {
+                    println!(
+                        "{:<26} {:<20} {:<9} {:<20} NOTE",
+                        "SNAPSHOT", "CHANNEL", "STATE", "REQUESTED (UTC)"
+                    );
+                    for c in list {
+                        let note = match (&c.failure, c.truncated, c.warnings) {
+                            (Some(f), _, _) => {
+                                format!("{}: {f}", c.failure_code.as_deref().unwrap_or("failed"))
+                            }
+                            (None, true, _) => "truncated by a budget".into(),
+                            (None, false, w) if w > 0 => format!("{w} warning(s)"),
+                            _ => String::new(),
+                        };
+                        println!(
+                            "{:<26} {:<20} {:<9} {:<20} {}",
+                            c.id,
+                            c.channel_id,
+                            c.state.as_str(),
+                            c.requested_at.format("%Y-%m-%d %H:%M:%S"),
+                            note
+                        );
+                    }
+                    ExitCode::Ok
+                }
+                Err(e) => fail(db_exit(&e), e),
+            }
+        }
+        SnapshotsCmd::Show { snapshot_id } => {
+            let rec = match bevara.db().capture(&snapshot_id).await {
+                Ok(r) => r,
+                Err(e) => return fail(db_exit(&e), e),
+            };
+            if rec.state != bevara::db::CaptureState::Complete {
+                println!("{}", serde_json::to_string_pretty(&rec).unwrap_or_default());
+                return ExitCode::Ok;
+            }
+            match archive::manifest(bevara, &snapshot_id).await {
+                Ok((_, m)) => {
+                    println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+                    ExitCode::Ok
+                }
+                Err(e) => fail(archive_exit(&e), e),
+            }
+        }
+        SnapshotsCmd::Get { snapshot_id, out } => {
+            match archive::get(bevara, &snapshot_id, &out).await {
+                Ok(files) => {
+                    for f in files {
+                        println!("{}", f.display());
+                    }
+                    ExitCode::Ok
+                }
+                Err(e) => fail(archive_exit(&e), e),
+            }
+        }
+    }
+}

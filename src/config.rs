@@ -1,0 +1,466 @@
+//! One typed settings struct, merged in one place from, lowest first:
+//! built-in defaults, the `bevara.toml` file, `BEVARA_*` environment variables
+//! and command-line flags.
+//!
+//! Every key has an environment variable named after its path: `data_dir` is
+//! `BEVARA_DATA_DIR`, `capture.max_duration_secs` is
+//! `BEVARA_CAPTURE_MAX_DURATION_SECS`. `bevara config --example` prints every
+//! key with its variable.
+//!
+//! ```
+//! use bevara::config::{Layers, Settings};
+//! let env = [("BEVARA_DATA_DIR".to_string(), "/srv/bevara".to_string())];
+//! let settings = Layers::default().env(env).resolve().unwrap();
+//! assert_eq!(settings.data_dir, std::path::PathBuf::from("/srv/bevara"));
+//! assert_eq!(settings.browser.viewport_width, Settings::default().browser.viewport_width);
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use toml::Value;
+
+/// Where the SQLite file and the local object directory live unless told otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./bevara-data";
+/// The config file read from the working directory when no `--config` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "bevara.toml";
+/// Debian's Chromium.
+pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// All of Bevara's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Holds `bevara.sqlite` and the local object directory `objects/`.
+    pub data_dir: PathBuf,
+    /// Permit loopback, private and link-local targets (refused by default).
+    pub allow_private_addresses: bool,
+    pub browser: BrowserSettings,
+    pub capture: CaptureSettings,
+}
+
+/// How Chromium is started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrowserSettings {
+    pub chromium_path: PathBuf,
+    pub viewport_width: u32,
+    pub viewport_height: u32,
+    pub locale: String,
+    pub timezone: String,
+    /// Seconds Chromium may take to start and answer on its DevTools socket.
+    pub launch_timeout_secs: u64,
+    /// Extra command-line switches for Chromium, e.g. `["--proxy-server=…"]`.
+    pub extra_args: Vec<String>,
+}
+
+/// Budgets and knobs of one capture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptureSettings {
+    /// Seconds the first response and the DOM may take; past it the capture fails.
+    pub page_load_timeout_secs: u64,
+    /// Seconds the scroll-and-expand pass may run before it stops with a warning.
+    pub max_duration_secs: u64,
+    /// The pass stops growing the page beyond this height (CSS px), with a warning.
+    pub max_page_height: u64,
+    /// Expander clicks allowed in one capture.
+    pub max_expander_clicks: u64,
+    /// Scroll steps allowed in one capture.
+    pub max_scroll_steps: u64,
+    /// Height of one screenshot tile (CSS px); Chromium blanks single shots past ~86,000 px.
+    pub tile_height: u32,
+    /// Seconds each of screenshot, PDF and MHTML may take.
+    pub artifact_timeout_secs: u64,
+    /// Write a PDF print of the page.
+    pub pdf: bool,
+    /// Write an MHTML snapshot of the DOM.
+    pub mhtml: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            allow_private_addresses: false,
+            browser: BrowserSettings::default(),
+            capture: CaptureSettings::default(),
+        }
+    }
+}
+
+impl Default for BrowserSettings {
+    fn default() -> Self {
+        Self {
+            chromium_path: PathBuf::from(DEFAULT_CHROMIUM),
+            viewport_width: 1280,
+            viewport_height: 900,
+            locale: "sv-SE".into(),
+            timezone: "Europe/Stockholm".into(),
+            launch_timeout_secs: 30,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        Self {
+            page_load_timeout_secs: 30,
+            max_duration_secs: 600,
+            max_page_height: 300_000,
+            max_expander_clicks: 3_000,
+            max_scroll_steps: 5_000,
+            // 16,384 px clips were the fastest correct tiling measured (FACTS.md).
+            tile_height: 16_384,
+            artifact_timeout_secs: 300,
+            pdf: true,
+            mhtml: true,
+        }
+    }
+}
+
+impl Settings {
+    /// The SQLite database inside the data directory.
+    pub fn database_url(&self) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.data_dir.join("bevara.sqlite").display()
+        )
+    }
+
+    /// The local object store's root.
+    pub fn objects_dir(&self) -> PathBuf {
+        self.data_dir.join("objects")
+    }
+
+    /// Scratch space for artifacts before they are stored.
+    pub fn work_dir(&self) -> PathBuf {
+        self.data_dir.join("work")
+    }
+
+    /// The settings as TOML with secret values replaced by `"<hidden>"`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut value = Value::try_from(self).unwrap_or(Value::Table(Default::default()));
+        redact(&mut value);
+        toml::to_string_pretty(&value).unwrap_or_default()
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("secret") || k.contains("password") || k.contains("token") || k.ends_with("_key")
+}
+
+fn redact(value: &mut Value) {
+    if let Value::Table(table) = value {
+        for (key, v) in table.iter_mut() {
+            if is_secret_key(key) && !matches!(v, Value::Table(_)) {
+                *v = Value::String("<hidden>".into());
+            } else {
+                redact(v);
+            }
+        }
+    }
+}
+
+/// A settings error: which source and key was wrong, and how.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("environment variable {var}={value:?} is not a valid {expected}")]
+    Env {
+        var: String,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
+
+/// The sources of settings, merged by [`Layers::resolve`] in a fixed order.
+#[derive(Debug, Default, Clone)]
+pub struct Layers {
+    file: Option<(PathBuf, String)>,
+    env: Vec<(String, String)>,
+    flags: Vec<(String, Value)>,
+}
+
+impl Layers {
+    /// Reads the config file: `explicit` if given (it must exist), else
+    /// `bevara.toml` in the working directory if it exists.
+    pub fn with_file(mut self, explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let (path, must_exist) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => self.file = Some((path, text)),
+            Err(e) if !must_exist && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        }
+        Ok(self)
+    }
+
+    /// Uses `text` as the config file's content.
+    pub fn file_text(mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        self.file = Some((path.into(), text.into()));
+        self
+    }
+
+    /// The environment to read `BEVARA_*` variables from.
+    pub fn env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.env = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("BEVARA_"))
+            .collect();
+        self
+    }
+
+    /// A flag's value for the key at `path` (dotted, e.g. `capture.tile_height`).
+    pub fn flag(mut self, path: &str, value: impl Into<Value>) -> Self {
+        self.flags.push((path.to_string(), value.into()));
+        self
+    }
+
+    /// Merges defaults < file < env < flags into one [`Settings`].
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
+        let defaults = Value::try_from(Settings::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut merged = defaults.clone();
+        if let Some((path, text)) = &self.file {
+            let file: Value = toml::from_str(text).map_err(|source| ConfigError::Parse {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
+            merge(&mut merged, file);
+        }
+        for (path, default) in leaves(&defaults) {
+            let var = env_var_name(&path);
+            if let Some((_, raw)) = self.env.iter().find(|(k, _)| *k == var) {
+                let value = parse_env(&var, raw, &default)?;
+                set_path(&mut merged, &path, value);
+            }
+        }
+        for (path, value) in self.flags {
+            set_path(&mut merged, &path, value);
+        }
+        let settings: Settings = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+impl Settings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let c = &self.capture;
+        let b = &self.browser;
+        if b.viewport_width < 320 || b.viewport_height < 240 {
+            return Err(ConfigError::Invalid(
+                "browser.viewport_width/height must be at least 320×240".into(),
+            ));
+        }
+        if c.tile_height < 256 || c.tile_height > 32_768 {
+            return Err(ConfigError::Invalid(
+                "capture.tile_height must be between 256 and 32768".into(),
+            ));
+        }
+        if c.page_load_timeout_secs == 0 || c.artifact_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "timeouts must be at least 1 second".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `BEVARA_` + the key's path in upper case, sections joined by `_`.
+pub fn env_var_name(path: &str) -> String {
+    format!("BEVARA_{}", path.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Every leaf key of the defaults with its default value, in file order.
+pub fn leaves(value: &Value) -> Vec<(String, Value)> {
+    fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Table(t) => {
+                for (k, v) in t {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&path, v, out);
+                }
+            }
+            other => out.push((prefix.to_string(), other.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", value, &mut out);
+    out
+}
+
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Table(b), Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn set_path(root: &mut Value, path: &str, value: Value) {
+    let mut cur = root;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let Value::Table(t) = cur else { return };
+        if parts.peek().is_none() {
+            t.insert(part.to_string(), value);
+            return;
+        }
+        cur = t
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Table(Default::default()));
+    }
+}
+
+fn parse_env(var: &str, raw: &str, default: &Value) -> Result<Value, ConfigError> {
+    let err = |expected| ConfigError::Env {
+        var: var.to_string(),
+        value: raw.to_string(),
+        expected,
+    };
+    Ok(match default {
+        Value::Boolean(_) => match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Value::Boolean(true),
+            "0" | "false" | "no" | "off" | "" => Value::Boolean(false),
+            _ => return Err(err("boolean (1/0, true/false)")),
+        },
+        Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| err("integer"))?),
+        Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| err("number"))?),
+        Value::Array(_) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
+        _ => Value::String(raw.to_string()),
+    })
+}
+
+/// A commented example `bevara.toml` listing every key, its default and its
+/// environment variable.
+pub fn example_toml() -> String {
+    let defaults = Value::try_from(Settings::default()).unwrap_or(Value::Table(Default::default()));
+    let mut out = String::from(
+        "# bevara.toml: every key with its default. Each can also be set by the\n\
+         # environment variable named beside it; flags win over both.\n",
+    );
+    let mut section = String::new();
+    let mut all = leaves(&defaults);
+    // Top-level keys first: after a [section] header they would belong to it.
+    all.sort_by_key(|(path, _)| path.contains('.'));
+    for (path, value) in all {
+        let (sec, key) = match path.rsplit_once('.') {
+            Some((s, k)) => (s.to_string(), k.to_string()),
+            None => (String::new(), path.clone()),
+        };
+        if sec != section {
+            out.push_str(&format!("\n[{sec}]\n"));
+            section = sec;
+        }
+        let rendered = toml::to_string(&toml::toml! { v = value })
+            .unwrap_or_default()
+            .trim_start_matches("v = ")
+            .trim()
+            .to_string();
+        out.push_str(&format!("{key} = {rendered}  # {}\n", env_var_name(&path)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_defaults_file_env_flags() {
+        let file = "data_dir = \"/from/file\"\n[capture]\ntile_height = 4096\nmax_scroll_steps = 7\n[browser]\nviewport_width = 1000\n";
+        let env = vec![
+            ("BEVARA_DATA_DIR".to_string(), "/from/env".to_string()),
+            ("BEVARA_CAPTURE_TILE_HEIGHT".to_string(), "8192".to_string()),
+            (
+                "BEVARA_ALLOW_PRIVATE_ADDRESSES".to_string(),
+                "1".to_string(),
+            ),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let s = Layers::default()
+            .file_text("bevara.toml", file)
+            .env(env)
+            .flag("data_dir", "/from/flag")
+            .resolve()
+            .unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/from/flag")); // flag > env > file
+        assert_eq!(s.capture.tile_height, 8192); // env > file
+        assert_eq!(s.capture.max_scroll_steps, 7); // file > default
+        assert_eq!(s.browser.viewport_width, 1000);
+        assert_eq!(s.browser.viewport_height, 900); // default
+        assert!(s.allow_private_addresses);
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let e = Layers::default()
+            .env(vec![("BEVARA_CAPTURE_TILE_HEIGHT".into(), "tall".into())])
+            .resolve()
+            .unwrap_err();
+        assert!(e.to_string().contains("BEVARA_CAPTURE_TILE_HEIGHT"), "{e}");
+        let e = Layers::default()
+            .file_text("x.toml", "no_such_key = 1")
+            .resolve()
+            .unwrap_err();
+        assert!(e.to_string().contains("no_such_key"), "{e}");
+    }
+
+    #[test]
+    fn example_lists_every_key_and_parses_back() {
+        let example = example_toml();
+        for (path, _) in leaves(&Value::try_from(Settings::default()).unwrap()) {
+            assert!(example.contains(&env_var_name(&path)), "{path} missing");
+        }
+        let parsed = Layers::default()
+            .file_text("ex", example)
+            .resolve()
+            .unwrap();
+        assert_eq!(parsed, Settings::default());
+    }
+
+    #[test]
+    fn secrets_are_hidden() {
+        let mut v: Value =
+            toml::from_str("[s3]\nsecret_access_key = \"abc\"\nregion = \"x\"").unwrap();
+        redact(&mut v);
+        let text = toml::to_string(&v).unwrap();
+        assert!(!text.contains("abc") && text.contains("<hidden>") && text.contains("region"));
+    }
+}

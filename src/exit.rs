@@ -1,0 +1,82 @@
+//! The process exit codes of the `bevara` command, one per kind of outcome,
+//! so scripts can tell a refused target from an unreachable one.
+
+/// Exit status of `bevara`. The numbers are stable and documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// The command did what was asked; a capture is complete.
+    Ok = 0,
+    /// An unexpected failure (see the message).
+    Failure = 1,
+    /// The command line was wrong.
+    Usage = 2,
+    /// The channel or snapshot does not exist.
+    NotFound = 3,
+    /// The target URL was refused: malformed, not http(s), or a private address.
+    InvalidTarget = 4,
+    /// The host could not be resolved or did not accept a connection.
+    Unreachable = 5,
+    /// The page did not respond within its time budget.
+    Timeout = 6,
+    /// The server answered with an HTTP error status (4xx/5xx).
+    HttpStatus = 7,
+    /// A checksum did not match or an object is missing (`verify`).
+    VerifyFailed = 8,
+    /// Chromium could not be started or died during the capture.
+    Browser = 9,
+    /// The capture is complete, but a budget (time, height, clicks) stopped the pass early.
+    Truncated = 10,
+    /// Writing to or reading from the object store or database failed.
+    Storage = 11,
+    /// The channel is closed; it is not captured any more.
+    ChannelClosed = 12,
+}
+
+impl ExitCode {
+    /// Every code with its meaning, for `--help` and the README.
+    pub const ALL: [ExitCode; 13] = [
+        ExitCode::Ok,
+        ExitCode::Failure,
+        ExitCode::Usage,
+        ExitCode::NotFound,
+        ExitCode::InvalidTarget,
+        ExitCode::Unreachable,
+        ExitCode::Timeout,
+        ExitCode::HttpStatus,
+        ExitCode::VerifyFailed,
+        ExitCode::Browser,
+        ExitCode::Truncated,
+        ExitCode::Storage,
+        ExitCode::ChannelClosed,
+    ];
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// A short kebab-case name, also used as the recorded failure code of a capture.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitCode::Ok => "ok",
+            ExitCode::Failure => "failure",
+            ExitCode::Usage => "usage",
+            ExitCode::NotFound => "not-found",
+            ExitCode::InvalidTarget => "invalid-target",
+            ExitCode::Unreachable => "unreachable",
+            ExitCode::Timeout => "timeout",
+            ExitCode::HttpStatus => "http-status",
+            ExitCode::VerifyFailed => "verify-failed",
+            ExitCode::Browser => "browser",
+            ExitCode::Truncated => "truncated",
+            ExitCode::Storage => "storage",
+            ExitCode::ChannelClosed => "channel-closed",
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code.code())
+    }
+}

@@ -1,0 +1,103 @@
+//! Bevara keeps public authorities' social-media channels as archival records.
+//!
+//! It drives headless Chromium through each registered channel, dismisses
+//! dialogs, scrolls the feed, expands every comment, reply and "see more",
+//! and stores a full-page screenshot, a PDF, an MHTML snapshot and the page's
+//! text with a manifest of SHA-256 checksums in object storage.
+//!
+//! The modules follow the archive's words:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | one settings struct: defaults < `bevara.toml` < `BEVARA_*` env < flags |
+//! | [`registry`] | channels (the *förteckning*) |
+//! | [`db`] | the database behind the register and the captures (SQLite) |
+//! | [`browser`] | launching Chromium, one fresh context per capture |
+//! | [`behaviour`] | dismissing dialogs, scrolling, clicking expanders |
+//! | [`capture`] | the pipeline for one channel: screenshots, PDF, MHTML, text, manifest |
+//! | [`store`] | object storage (a local directory by default) |
+//! | [`archive`] | retrieval and fixity verification of snapshots |
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use bevara::{config::Settings, Bevara};
+//! let bevara = Bevara::open(Settings::default()).await?;
+//! for channel in bevara.db().list_channels().await? {
+//!     println!("{} {}", channel.id, channel.url);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod archive;
+pub mod behaviour;
+pub mod bench;
+pub mod browser;
+pub mod capture;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod exit;
+pub mod registry;
+pub mod store;
+pub mod target;
+
+pub use capture::{CaptureError, CaptureOutcome, Trigger};
+pub use config::Settings;
+pub use db::Db;
+pub use exit::ExitCode;
+pub use registry::{Channel, ChannelId, Platform};
+pub use store::{LocalStore, ObjectStore};
+
+use std::sync::Arc;
+
+/// An opened Bevara installation: its settings, database and object store.
+#[derive(Clone)]
+pub struct Bevara {
+    settings: Arc<Settings>,
+    db: Db,
+    store: Arc<dyn ObjectStore>,
+}
+
+/// Opening the data directory, database or store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+impl Bevara {
+    /// Opens (creating if needed) the data directory, the SQLite database in it
+    /// and the local object store.
+    pub async fn open(settings: Settings) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| OpenError::DataDir {
+            path: settings.data_dir.clone(),
+            source,
+        })?;
+        let db = Db::open(&settings.database_url()).await?;
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(settings.objects_dir())?);
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            store,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn store(&self) -> &dyn ObjectStore {
+        self.store.as_ref()
+    }
+}
