@@ -319,6 +319,15 @@ impl BrowserContext {
     }
 }
 
+/// Maps a DevTools error, recognising a lost connection as a dead browser.
+pub fn cdp_error(what: &'static str, source: chromiumoxide::error::CdpError) -> BrowserError {
+    use chromiumoxide::error::CdpError;
+    match source {
+        CdpError::ChannelSendError(_) | CdpError::Ws(_) | CdpError::NoResponse => BrowserError::Dead,
+        source => BrowserError::Cdp { what, source },
+    }
+}
+
 /// Evaluates `expression` in the page (awaiting a returned promise) and
 /// deserializes its JSON value, within `bound`.
 pub async fn eval<T: serde::de::DeserializeOwned>(
@@ -342,10 +351,7 @@ pub async fn eval<T: serde::de::DeserializeOwned>(
             what: "Runtime.evaluate",
             secs: bound.as_secs(),
         })?
-        .map_err(|source| BrowserError::Cdp {
-            what: "Runtime.evaluate",
-            source,
-        })?;
+        .map_err(|source| cdp_error("Runtime.evaluate", source))?;
     result.into_value().map_err(|e| BrowserError::Cdp {
         what: "Runtime.evaluate (result)",
         source: chromiumoxide::error::CdpError::Serde(e),

@@ -278,7 +278,21 @@ pub async fn capture_channel(
             tracing::info!(truncated = outcome.truncated(), "capture complete");
             Ok(outcome)
         }
-        Err((err, final_url)) => {
+        Err((mut err, final_url)) => {
+            // A failure while Chromium was dying is the browser's failure,
+            // whatever step noticed it first.
+            for _ in 0..10 {
+                if !browser.is_alive() {
+                    if err.exit_code() != ExitCode::Browser {
+                        err = CaptureError::Browser {
+                            url: channel.url.clone(),
+                            source: BrowserError::Dead,
+                        };
+                    }
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             let _e = span.enter();
             tracing::warn!(error = %err, "capture failed");
             bevara

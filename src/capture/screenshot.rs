@@ -114,10 +114,7 @@ pub async fn full_page(
             let shot = page
                 .execute(params)
                 .await
-                .map_err(|source| BrowserError::Cdp {
-                    what: "Page.captureScreenshot",
-                    source,
-                })?;
+                .map_err(|source| crate::browser::cdp_error("Page.captureScreenshot", source))?;
             stats.chromium_ms += t.elapsed().as_millis() as u64;
             stats.tiles += 1;
             let base64: String = AsRef::<str>::as_ref(&shot.result.data).to_string();

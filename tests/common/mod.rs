@@ -1,0 +1,132 @@
+//! Shared test helpers: a fixture web server on 127.0.0.1 and a Bevara
+//! installation in a temporary directory.
+#![allow(dead_code)]
+
+use axum::extract::Path as UrlPath;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bevara::config::{Layers, Settings};
+use bevara::{Bevara, Channel, Platform};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/site")
+}
+
+/// Every token of the feed fixture, from its expected.json.
+pub fn feed_tokens() -> Vec<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("expected.json")).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for group in ["posts", "more", "comments", "replies"] {
+        for t in v[group].as_array().unwrap() {
+            out.push(t.as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(out.len() as u64, v["total"].as_u64().unwrap());
+    out
+}
+
+async fn static_file(UrlPath(name): UrlPath<String>) -> Response {
+    if name.contains("..") || name.contains('/') {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    match std::fs::read(fixture_dir().join(&name)) {
+        Ok(bytes) => {
+            let ct = if name.ends_with(".js") {
+                "text/javascript; charset=utf-8"
+            } else if name.ends_with(".json") {
+                "application/json"
+            } else {
+                "text/html; charset=utf-8"
+            };
+            ([(header::CONTENT_TYPE, ct)], bytes).into_response()
+        }
+        Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+/// A feed that never ends: 5 more posts whenever the reader nears the bottom.
+const ENDLESS: &str = r#"<!doctype html><meta charset=utf-8><title>Ändlöst flöde</title>
+<style>.p{height:400px;margin:10px;background:#eef}</style><div id=f></div><script>
+let n=0;const f=document.getElementById('f');
+function more(){for(let i=0;i<5;i++){const d=document.createElement('div');d.className='p';d.textContent='Inlägg '+(++n);f.appendChild(d);}}
+more();more();addEventListener('scroll',()=>{if(scrollY+innerHeight>document.body.scrollHeight-800)setTimeout(more,100);});
+</script>"#;
+
+/// The fixture site: the feed files plus pages that misbehave on purpose.
+pub fn fixture_router() -> Router {
+    Router::new()
+        .route("/site/{name}", get(static_file))
+        .route("/tall/{h}", get(|UrlPath(h): UrlPath<u64>| async move { Html(bevara::bench::tall_page_html(h)) }))
+        .route("/endless", get(|| async { Html(ENDLESS) }))
+        // Accepts the connection and never answers.
+        .route("/hang", get(|| std::future::pending::<&'static str>()))
+        // The document arrives, an image never does: no load event.
+        .route(
+            "/hanging-image",
+            get(|| async { Html("<!doctype html><title>Bild</title><p>Texten HANGTOKEN finns.</p><img src=/hang>") }),
+        )
+        .route(
+            "/status/{code}",
+            get(|UrlPath(code): UrlPath<u16>| async move {
+                (
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    Html(format!("<h1>Fel {code}</h1>")),
+                )
+            }),
+        )
+}
+
+/// Serves the fixture site on 127.0.0.1; the server lives as long as the test's runtime.
+pub async fn serve() -> SocketAddr {
+    let (addr, _task) = bevara::demo::serve(fixture_router()).await.unwrap();
+    addr
+}
+
+/// Settings for tests: a temp data dir, private addresses allowed, short budgets.
+pub fn settings(dir: &Path) -> Settings {
+    Layers::default()
+        .flag("data_dir", dir.display().to_string())
+        .flag("allow_private_addresses", true)
+        .flag("capture.page_load_timeout_secs", 10i64)
+        .flag("capture.max_duration_secs", 120i64)
+        .resolve()
+        .unwrap()
+}
+
+pub async fn open(dir: &Path) -> Bevara {
+    Bevara::open(settings(dir)).await.unwrap()
+}
+
+pub fn channel(id: &str, url: &str) -> Channel {
+    Channel {
+        id: id.parse().unwrap(),
+        platform: Platform::Facebook,
+        url: url.to_string(),
+        name: Some("Testkanal".into()),
+        owner: Some("Kommunikationsenheten".into()),
+        admins: vec!["Anna Admin".into()],
+        purpose: None,
+        tags: vec![],
+        opened_at: chrono::Utc::now(),
+        closed_at: None,
+    }
+}
+
+/// Reads an RGB(A) PNG row by row and calls `f(y, row_bytes, channels)`.
+pub fn scan_png(path: &Path, mut f: impl FnMut(u32, &[u8], usize)) -> (u32, u32) {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().unwrap();
+    let (w, h) = (reader.info().width, reader.info().height);
+    let ch = reader.info().color_type.samples();
+    let mut y = 0;
+    while let Some(row) = reader.next_row().unwrap() {
+        f(y, row.data(), ch);
+        y += 1;
+    }
+    (w, h)
+}
