@@ -323,7 +323,9 @@ impl BrowserContext {
 pub fn cdp_error(what: &'static str, source: chromiumoxide::error::CdpError) -> BrowserError {
     use chromiumoxide::error::CdpError;
     match source {
-        CdpError::ChannelSendError(_) | CdpError::Ws(_) | CdpError::NoResponse => BrowserError::Dead,
+        CdpError::ChannelSendError(_) | CdpError::Ws(_) | CdpError::NoResponse => {
+            BrowserError::Dead
+        }
         source => BrowserError::Cdp { what, source },
     }
 }

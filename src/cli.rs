@@ -10,23 +10,9 @@ use bevara::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const EXIT_CODES_HELP: &str = "Exit status:
-  0  ok: done; a capture is complete
-  1  failure: unexpected failure (see the message)
-  2  usage: the command line was wrong
-  3  not-found: no such channel or snapshot
-  4  invalid-target: URL malformed, not http(s), or a private address
-  5  unreachable: host not found or connection refused
-  6  timeout: the page did not respond within its budget
-  7  http-status: the server answered 4xx/5xx
-  8  verify-failed: a checksum did not match or an object is missing
-  9  browser: Chromium could not start or died
- 10  truncated: capture complete, but a budget ended the pass early
- 11  storage: the object store or database failed";
-
 /// Bevara keeps public authorities' social-media channels as archival records.
 #[derive(Debug, Parser)]
-#[command(name = "bevara", version, about, after_help = EXIT_CODES_HELP)]
+#[command(name = "bevara", version, about, after_help = ExitCode::help_table())]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -29,13 +29,11 @@ pub enum ExitCode {
     Truncated = 10,
     /// Writing to or reading from the object store or database failed.
     Storage = 11,
-    /// The channel is closed; it is not captured any more.
-    ChannelClosed = 12,
 }
 
 impl ExitCode {
     /// Every code with its meaning, for `--help` and the README.
-    pub const ALL: [ExitCode; 13] = [
+    pub const ALL: [ExitCode; 12] = [
         ExitCode::Ok,
         ExitCode::Failure,
         ExitCode::Usage,
@@ -48,7 +46,6 @@ impl ExitCode {
         ExitCode::Browser,
         ExitCode::Truncated,
         ExitCode::Storage,
-        ExitCode::ChannelClosed,
     ];
 
     pub fn code(self) -> u8 {
@@ -70,8 +67,39 @@ impl ExitCode {
             ExitCode::Browser => "browser",
             ExitCode::Truncated => "truncated",
             ExitCode::Storage => "storage",
-            ExitCode::ChannelClosed => "channel-closed",
         }
+    }
+
+    /// One line saying what the code means.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Ok => "done; a capture is complete",
+            ExitCode::Failure => "unexpected failure (see the message)",
+            ExitCode::Usage => "the command line or settings were wrong",
+            ExitCode::NotFound => "no such channel or snapshot",
+            ExitCode::InvalidTarget => "URL malformed, not http(s), or a private address",
+            ExitCode::Unreachable => "host not found or connection refused",
+            ExitCode::Timeout => "the page did not respond within its budget",
+            ExitCode::HttpStatus => "the server answered 4xx/5xx",
+            ExitCode::VerifyFailed => "a checksum did not match or an object is missing",
+            ExitCode::Browser => "Chromium could not start or died",
+            ExitCode::Truncated => "capture complete, but a budget ended the pass early",
+            ExitCode::Storage => "the object store or database failed",
+        }
+    }
+
+    /// The table printed under `bevara --help`.
+    pub fn help_table() -> String {
+        let mut s = String::from("Exit status:\n");
+        for c in Self::ALL {
+            s.push_str(&format!(
+                "  {:>2}  {:<15} {}\n",
+                c.code(),
+                c.name(),
+                c.meaning()
+            ));
+        }
+        s
     }
 }
 

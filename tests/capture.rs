@@ -10,7 +10,9 @@ use bevara::ExitCode;
 use std::time::Duration;
 
 async fn browser(dir: &std::path::Path) -> Browser {
-    Browser::launch(&common::settings(dir).browser).await.expect("Chromium starts")
+    Browser::launch(&common::settings(dir).browser)
+        .await
+        .expect("Chromium starts")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,27 +21,47 @@ async fn generic_pass_expands_every_comment_and_reply_without_leaving_the_page()
     let dir = tempfile::tempdir().unwrap();
     let browser = browser(dir.path()).await;
     let ctx = browser.new_context().await.unwrap();
-    ctx.page.goto(format!("http://{addr}/site/feed.html")).await.unwrap();
+    ctx.page
+        .goto(format!("http://{addr}/site/feed.html"))
+        .await
+        .unwrap();
     let budget = PassBudget {
         max_duration: Duration::from_secs(120),
         max_height: 300_000,
         max_clicks: 1000,
         max_scroll_steps: 1000,
     };
-    let report = run_pass(&ctx.page, &Behaviour::generic(), &budget, None).await.unwrap();
-    let state: serde_json::Value = eval(&ctx.page, "window.__fixtureState", Duration::from_secs(5)).await.unwrap();
+    let report = run_pass(&ctx.page, &Behaviour::generic(), &budget, None)
+        .await
+        .unwrap();
+    let state: serde_json::Value = eval(&ctx.page, "window.__fixtureState", Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(state["consentClosed"], true, "{state}");
     assert_eq!(state["nagClosed"], true, "{state}");
     assert_eq!(state["feedEnded"], true, "{state}");
-    assert_eq!(state["distractorClicks"], 0, "clicked Gilla/Svara/Dela: {state}");
+    assert_eq!(
+        state["distractorClicks"], 0,
+        "clicked Gilla/Svara/Dela: {state}"
+    );
     assert_eq!(state["expanded"]["postMore"], 4, "{state}");
     assert_eq!(state["expanded"]["replyMore"], 1, "{state}");
     assert_eq!(state["expanded"]["commentBatches"], 15, "{state}");
     assert_eq!(state["expanded"]["replyThreads"], 26, "{state}");
-    let href: String = eval(&ctx.page, "location.href", Duration::from_secs(5)).await.unwrap();
-    assert!(href.ends_with("/site/feed.html"), "followed a link to {href}");
-    let text: String = eval(&ctx.page, "document.body.innerText", Duration::from_secs(5)).await.unwrap();
-    let missing: Vec<_> = common::feed_tokens().into_iter().filter(|t| !text.contains(t)).collect();
+    let href: String = eval(&ctx.page, "location.href", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        href.ends_with("/site/feed.html"),
+        "followed a link to {href}"
+    );
+    let text: String = eval(&ctx.page, "document.body.innerText", Duration::from_secs(5))
+        .await
+        .unwrap();
+    let missing: Vec<_> = common::feed_tokens()
+        .into_iter()
+        .filter(|t| !text.contains(t))
+        .collect();
     assert!(missing.is_empty(), "missing after the pass: {missing:?}");
     assert!(report.stopped_by.is_none());
     assert_eq!(report.expanders_clicked, 46, "{report:?}");
@@ -55,9 +77,15 @@ async fn capture_of_feed_stores_verified_artifacts_with_every_token() {
     let channel = common::channel("sala", &format!("http://{addr}/site/feed.html"));
     bevara.db().add_channel(&channel).await.unwrap();
     let browser = browser(dir.path()).await;
-    let outcome = capture_channel(&bevara, &browser, &channel, Trigger::manual(Some("test".into())), None)
-        .await
-        .expect("capture completes");
+    let outcome = capture_channel(
+        &bevara,
+        &browser,
+        &channel,
+        Trigger::manual(Some("test".into())),
+        None,
+    )
+    .await
+    .expect("capture completes");
     browser.close().await;
 
     let m = &outcome.manifest;
@@ -65,14 +93,20 @@ async fn capture_of_feed_stores_verified_artifacts_with_every_token() {
     assert_eq!(m.channel.id, "sala");
     assert!(m.final_url.ends_with("/site/feed.html"));
     assert_eq!(m.trigger.reason.as_deref(), Some("test"));
-    assert!(m.browser.product.contains("Chrome"), "{}", m.browser.product);
+    assert!(
+        m.browser.product.contains("Chrome"),
+        "{}",
+        m.browser.product
+    );
     assert!(!m.truncated);
     let rec = bevara.db().capture(&outcome.snapshot_id).await.unwrap();
     assert_eq!(rec.state, CaptureState::Complete);
 
     // The artifacts in the store are what the manifest says.
     let out = dir.path().join("out");
-    bevara::archive::get(&bevara, &outcome.snapshot_id, &out).await.unwrap();
+    bevara::archive::get(&bevara, &outcome.snapshot_id, &out)
+        .await
+        .unwrap();
     for a in &m.artifacts {
         let d = bevara::store::sha256_file(&out.join(&a.name)).unwrap();
         assert_eq!(d.sha256, a.sha256, "{}", a.name);
@@ -84,15 +118,24 @@ async fn capture_of_feed_stores_verified_artifacts_with_every_token() {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     let text = std::fs::read_to_string(out.join("text.txt")).unwrap();
-    let missing: Vec<_> = common::feed_tokens().into_iter().filter(|t| !text.contains(t)).collect();
+    let missing: Vec<_> = common::feed_tokens()
+        .into_iter()
+        .filter(|t| !text.contains(t))
+        .collect();
     assert!(missing.is_empty(), "missing from text.txt: {missing:?}");
-    assert!(std::fs::read(out.join("page.pdf")).unwrap().starts_with(b"%PDF"));
+    assert!(std::fs::read(out.join("page.pdf"))
+        .unwrap()
+        .starts_with(b"%PDF"));
     let mhtml = std::fs::read_to_string(out.join("page.mhtml")).unwrap();
     assert!(mhtml.contains("multipart/related") && mhtml.contains("TKPOST12"));
 
     // The screenshot is the full page, and the sticky header (rgb 27,79,138)
     // shows once at the top, not in every tile.
-    let shot = m.artifacts.iter().find(|a| a.name == "screenshot.png").unwrap();
+    let shot = m
+        .artifacts
+        .iter()
+        .find(|a| a.name == "screenshot.png")
+        .unwrap();
     let mut header_rows = Vec::new();
     let (w, h) = common::scan_png(&out.join("screenshot.png"), |y, row, ch| {
         if row[5 * ch..5 * ch + 3] == [27, 79, 138] {
@@ -100,20 +143,41 @@ async fn capture_of_feed_stores_verified_artifacts_with_every_token() {
         }
     });
     assert_eq!((Some(w), Some(h)), (shot.width, shot.height));
-    assert!(h as u64 >= m.behaviour.final_height.min(300_000) - 5, "{h} vs {}", m.behaviour.final_height);
-    assert!(!header_rows.is_empty() && header_rows.iter().all(|&y| y < 60), "header rows at {:?}", &header_rows[..header_rows.len().min(5)]);
+    assert!(
+        h as u64 >= m.behaviour.final_height.min(300_000) - 5,
+        "{h} vs {}",
+        m.behaviour.final_height
+    );
+    assert!(
+        !header_rows.is_empty() && header_rows.iter().all(|&y| y < 60),
+        "header rows at {:?}",
+        &header_rows[..header_rows.len().min(5)]
+    );
 
     // Verify passes, and catches a tampered object.
-    let checks = bevara::archive::verify(&bevara, &outcome.snapshot_id).await.unwrap();
+    let checks = bevara::archive::verify(&bevara, &outcome.snapshot_id)
+        .await
+        .unwrap();
     assert!(checks.iter().all(|c| c.problem.is_none()), "{checks:?}");
-    let text_key = &m.artifacts.iter().find(|a| a.name == "text.txt").unwrap().key;
+    let text_key = &m
+        .artifacts
+        .iter()
+        .find(|a| a.name == "text.txt")
+        .unwrap()
+        .key;
     let path = bevara.store().local_path(text_key).unwrap();
     std::fs::write(&path, "tampered").unwrap();
-    let checks = bevara::archive::verify(&bevara, &outcome.snapshot_id).await.unwrap();
+    let checks = bevara::archive::verify(&bevara, &outcome.snapshot_id)
+        .await
+        .unwrap();
     let bad: Vec<_> = checks.iter().filter(|c| c.problem.is_some()).collect();
     assert_eq!(bad.len(), 1, "{checks:?}");
     assert_eq!(&bad[0].key, text_key);
-    assert!(bad[0].problem.as_ref().unwrap().contains("checksum mismatch"));
+    assert!(bad[0]
+        .problem
+        .as_ref()
+        .unwrap()
+        .contains("checksum mismatch"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,9 +189,16 @@ async fn screenshot_of_a_page_over_100000_px_has_every_marker_once() {
     let channel = common::channel("hog", &format!("http://{addr}/tall/{height}"));
     bevara.db().add_channel(&channel).await.unwrap();
     let browser = browser(dir.path()).await;
-    let outcome = capture_channel(&bevara, &browser, &channel, Trigger::manual(None), None).await.unwrap();
+    let outcome = capture_channel(&bevara, &browser, &channel, Trigger::manual(None), None)
+        .await
+        .unwrap();
     browser.close().await;
-    let shot = outcome.manifest.artifacts.iter().find(|a| a.name == "screenshot.png").unwrap();
+    let shot = outcome
+        .manifest
+        .artifacts
+        .iter()
+        .find(|a| a.name == "screenshot.png")
+        .unwrap();
     let path = bevara.store().local_path(&shot.key).unwrap();
     assert!(outcome.manifest.screenshot.as_ref().unwrap().tiles >= 7);
     // Each band's colour at its offset, white between bands, the header only at the top.
@@ -158,7 +229,11 @@ async fn screenshot_of_a_page_over_100000_px_has_every_marker_once() {
     assert_eq!((w, h as u64), (1280, height));
     assert!(wrong.is_empty(), "wrong pixels (y, got, want): {wrong:?}");
     assert_eq!(header.first(), Some(&0));
-    assert!(header.iter().all(|&y| y < 50), "header repeated at {:?}", header.iter().find(|&&y| y >= 50));
+    assert!(
+        header.iter().all(|&y| y < 50),
+        "header repeated at {:?}",
+        header.iter().find(|&&y| y >= 50)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,16 +247,27 @@ async fn a_killed_browser_fails_the_capture_and_leaves_nothing_complete() {
     let pid = browser.pid().expect("pid");
     let killer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(4)).await;
-        std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
     });
     let started = std::time::Instant::now();
     let err = capture_channel(&bevara, &browser, &channel, Trigger::manual(None), None)
         .await
         .expect_err("capture must fail");
     killer.await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(err.exit_code(), ExitCode::Browser, "{err}");
-    let list = bevara.db().list_captures(&Default::default()).await.unwrap();
+    let list = bevara
+        .db()
+        .list_captures(&Default::default())
+        .await
+        .unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].state, CaptureState::Failed);
     assert_eq!(list[0].failure_code.as_deref(), Some("browser"));

@@ -18,8 +18,10 @@ pub fn fixture_dir() -> PathBuf {
 
 /// Every token of the feed fixture, from its expected.json.
 pub fn feed_tokens() -> Vec<String> {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("expected.json")).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture_dir().join("expected.json")).unwrap(),
+    )
+    .unwrap();
     let mut out = Vec::new();
     for group in ["posts", "more", "comments", "replies"] {
         for t in v[group].as_array().unwrap() {
@@ -120,7 +122,9 @@ pub fn channel(id: &str, url: &str) -> Channel {
 /// Reads an RGB(A) PNG row by row and calls `f(y, row_bytes, channels)`.
 pub fn scan_png(path: &Path, mut f: impl FnMut(u32, &[u8], usize)) -> (u32, u32) {
     let file = std::fs::File::open(path).unwrap();
-    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
     let (w, h) = (reader.info().width, reader.info().height);
     let ch = reader.info().color_type.samples();
     let mut y = 0;

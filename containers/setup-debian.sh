@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Bevara needs on a Debian machine (Chromium, ffmpeg, fonts, a C
+# compiler for the bundled SQLite) when it is missing. Idempotent: a machine
+# that has everything is left alone. Run as root or with sudo.
+set -euo pipefail
+
+packages=(chromium ffmpeg fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bevara setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "bevara setup: run as root or install sudo" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "bevara setup: cargo not found; install a Rust toolchain (1.85 or newer, e.g. with rustup)" >&2
+  exit 1
+fi
+echo "bevara setup: $(/usr/bin/chromium --version 2>/dev/null | tail -n1), $(ffmpeg -version | head -n1 | cut -d' ' -f1-3), $(cargo --version)"

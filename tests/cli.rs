@@ -1,0 +1,535 @@
+//! The `bevara` command as scripts use it: exit codes, output, and every kind
+//! of bad input ending in bounded time with a recorded outcome.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+async fn bevara(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let started = Instant::now();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
+        .args(args)
+        .current_dir(data)
+        .env_remove("BEVARA_CONFIG")
+        .env("BEVARA_DATA_DIR", data.join("data"))
+        .envs(env.iter().copied())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: started.elapsed(),
+    }
+}
+
+const ALLOW: (&str, &str) = ("BEVARA_ALLOW_PRIVATE_ADDRESSES", "1");
+
+async fn add(dir: &Path, id: &str, url: &str) {
+    let r = bevara(
+        dir,
+        &[],
+        &["channel", "add", id, "--platform", "web", "--url", url],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+async fn captures(dir: &Path) -> Vec<serde_json::Value> {
+    let r = bevara(dir, &[], &["snapshots", "list", "--json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn register_add_list_show_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = bevara(
+        d,
+        &[],
+        &[
+            "channel",
+            "add",
+            "sala-fb",
+            "--platform",
+            "facebook",
+            "--url",
+            "https://www.facebook.com/salakommun",
+            "--name",
+            "Sala kommun",
+            "--owner",
+            "Kommunikationsenheten",
+            "--admin",
+            "Anna Andersson",
+            "--admin",
+            "Björn Berg",
+            "--purpose",
+            "Information till invånare",
+            "--tag",
+            "kommun",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = bevara(d, &[], &["channel", "list", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(list[0]["id"], "sala-fb");
+    assert_eq!(
+        list[0]["admins"],
+        serde_json::json!(["Anna Andersson", "Björn Berg"])
+    );
+    assert_eq!(list[0]["owner"], "Kommunikationsenheten");
+    assert!(list[0]["closed_at"].is_null());
+    let r = bevara(d, &[], &["channel", "show", "sala-fb"]).await;
+    assert!(
+        r.stdout.contains("Björn Berg") && r.stdout.contains("Information till invånare"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        bevara(d, &[], &["channel", "close", "sala-fb"]).await.code,
+        0
+    );
+    let r = bevara(d, &[], &["channel", "list"]).await;
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("sala-fb") && l.contains("closed")),
+        "{}",
+        r.stdout
+    );
+
+    // Mistakes are refused with a clear message.
+    let dup = bevara(
+        d,
+        &[],
+        &[
+            "channel",
+            "add",
+            "sala-fb",
+            "--platform",
+            "x",
+            "--url",
+            "https://x.com/sala",
+        ],
+    )
+    .await;
+    assert_eq!(dup.code, 2);
+    assert!(dup.stderr.contains("already registered"), "{}", dup.stderr);
+    let bad = bevara(
+        d,
+        &[],
+        &[
+            "channel",
+            "add",
+            "Sala FB",
+            "--platform",
+            "x",
+            "--url",
+            "https://x.com/s",
+        ],
+    )
+    .await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("invalid channel id"), "{}", bad.stderr);
+    let bad = bevara(
+        d,
+        &[],
+        &[
+            "channel",
+            "add",
+            "s",
+            "--platform",
+            "myspace",
+            "--url",
+            "https://x.com/s",
+        ],
+    )
+    .await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("unknown platform"), "{}", bad.stderr);
+    let unknown = bevara(d, &[], &["channel", "show", "nope"]).await;
+    assert_eq!(unknown.code, 3);
+    assert!(
+        unknown.stderr.contains("no channel nope"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_non_http_urls_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "not a url",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "chrome://settings",
+        "data:text/html,<b>x</b>",
+    ] {
+        let r = bevara(
+            dir.path(),
+            &[],
+            &["channel", "add", "c", "--platform", "web", "--url", url],
+        )
+        .await;
+        assert_eq!(r.code, 4, "{url}: {}", r.stderr);
+        assert!(r.stderr.contains("URL"), "{url}: {}", r.stderr);
+    }
+    assert_eq!(
+        bevara(dir.path(), &[], &["channel", "list", "--json"])
+            .await
+            .stdout
+            .trim(),
+        "[]"
+    );
+}
+
+#[tokio::test]
+async fn unknown_channel_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = bevara(dir.path(), &[], &["capture", "no-such-channel"]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no channel no-such-channel"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_addresses_are_refused_unless_allowed() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    add(dir.path(), "lokal", &format!("http://{addr}/status/200")).await;
+    let r = bevara(dir.path(), &[], &["capture", "lokal"]).await;
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("loopback") && r.stderr.contains("BEVARA_ALLOW_PRIVATE_ADDRESSES"),
+        "{}",
+        r.stderr
+    );
+    let list = captures(dir.path()).await;
+    assert_eq!(list[0]["state"], "failed");
+    assert_eq!(list[0]["failure_code"], "invalid-target");
+    let r = bevara(dir.path(), &[ALLOW], &["capture", "lokal"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_hosts_exit_5() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    add(dir.path(), "stangd", &format!("http://127.0.0.1:{port}/")).await;
+    add(dir.path(), "okand", "http://bevara-test-host.invalid/").await;
+    for id in ["stangd", "okand"] {
+        let r = bevara(dir.path(), &[ALLOW], &["capture", id]).await;
+        assert_eq!(r.code, 5, "{id}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("unreachable") || r.stderr.contains("cannot resolve"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.took < Duration::from_secs(40), "{id} took {:?}", r.took);
+    }
+    let list = captures(dir.path()).await;
+    assert!(
+        list.iter()
+            .all(|c| c["state"] == "failed" && c["failure_code"] == "unreachable"),
+        "{list:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_never_answers_times_out() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    add(dir.path(), "hanger", &format!("http://{addr}/hang")).await;
+    let env = [ALLOW, ("BEVARA_CAPTURE_PAGE_LOAD_TIMEOUT_SECS", "4")];
+    let r = bevara(dir.path(), &env, &["capture", "hanger"]).await;
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert!(r.stderr.contains("did not load within 4 s"), "{}", r.stderr);
+    assert!(r.took < Duration::from_secs(30), "took {:?}", r.took);
+    let list = captures(dir.path()).await;
+    assert_eq!(list[0]["state"], "failed");
+    assert_eq!(list[0]["failure_code"], "timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_load_event_never_fires_is_captured_with_a_warning() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    add(dir.path(), "bild", &format!("http://{addr}/hanging-image")).await;
+    let env = [ALLOW, ("BEVARA_CAPTURE_PAGE_LOAD_TIMEOUT_SECS", "4")];
+    let r = bevara(dir.path(), &env, &["capture", "bild"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("load event did not fire"), "{}", r.stdout);
+    let id = captures(dir.path()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = dir.path().join("out");
+    let g = bevara(
+        dir.path(),
+        &[],
+        &["snapshots", "get", &id, "--out", out.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    assert!(std::fs::read_to_string(out.join("text.txt"))
+        .unwrap()
+        .contains("HANGTOKEN"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_error_statuses_exit_7() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    for code in ["404", "500"] {
+        add(
+            dir.path(),
+            &format!("status-{code}"),
+            &format!("http://{addr}/status/{code}"),
+        )
+        .await;
+        let r = bevara(
+            dir.path(),
+            &[ALLOW],
+            &["capture", &format!("status-{code}")],
+        )
+        .await;
+        assert_eq!(r.code, 7, "{}", r.stderr);
+        assert!(r.stderr.contains(&format!("HTTP {code}")), "{}", r.stderr);
+    }
+    let list = captures(dir.path()).await;
+    assert!(
+        list.iter()
+            .all(|c| c["state"] == "failed" && c["failure_code"] == "http-status"),
+        "{list:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_feed_stops_at_its_budget_as_a_truncated_snapshot() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    add(dir.path(), "endless", &format!("http://{addr}/endless")).await;
+    let env = [ALLOW, ("BEVARA_CAPTURE_MAX_DURATION_SECS", "6")];
+    let r = bevara(dir.path(), &env, &["capture", "endless"]).await;
+    assert_eq!(r.code, 10, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.took < Duration::from_secs(60), "took {:?}", r.took);
+    assert!(r.stdout.contains("duration (6 s) budget"), "{}", r.stdout);
+    let list = captures(dir.path()).await;
+    assert_eq!(list[0]["state"], "complete");
+    assert_eq!(list[0]["truncated"], true);
+    let id = list[0]["id"].as_str().unwrap();
+    let show = bevara(dir.path(), &[], &["snapshots", "show", id]).await;
+    let manifest: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(manifest["truncated"], true);
+    assert!(manifest["behaviour"]["stopped_by"]
+        .as_str()
+        .unwrap()
+        .contains("duration"));
+    assert!(manifest["behaviour"]["final_height"].as_u64().unwrap() > 5000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_list_get_and_verify_catch_tampering() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    add(d, "enkel", &format!("http://{addr}/status/200")).await;
+    let r = bevara(
+        d,
+        &[ALLOW],
+        &["capture", "enkel", "--reason", "debatt om skolan"],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("complete") && r.stdout.contains("screenshot.png"),
+        "{}",
+        r.stdout
+    );
+    let list = captures(d).await;
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list[0]["reason"], "debatt om skolan");
+
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap().to_string();
+    let r = bevara(
+        d,
+        &[],
+        &["snapshots", "list", "enkel", "--from", &tomorrow, "--json"],
+    )
+    .await;
+    assert_eq!(r.stdout.trim(), "[]");
+    let r = bevara(
+        d,
+        &[],
+        &["snapshots", "list", "enkel", "--to", &today.to_string()],
+    )
+    .await;
+    assert!(r.stdout.contains(&id), "{}", r.stdout);
+
+    let out = d.join("export");
+    let g = bevara(
+        d,
+        &[],
+        &["snapshots", "get", &id, "--out", out.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["trigger"]["reason"], "debatt om skolan");
+    assert_eq!(manifest["trigger"]["kind"], "manual");
+    assert!(!manifest["trigger"]["requested_by"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    for a in manifest["artifacts"].as_array().unwrap() {
+        let digest = bevara::store::sha256_file(&out.join(a["name"].as_str().unwrap())).unwrap();
+        assert_eq!(digest.sha256, a["sha256"].as_str().unwrap());
+    }
+
+    let v = bevara(d, &[], &["verify", &id]).await;
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    // Tamper with the stored screenshot and remove the PDF.
+    let key = |name: &str| {
+        manifest["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let objects = d.join("data/objects");
+    std::fs::write(objects.join(key("screenshot.png")), b"not the screenshot").unwrap();
+    std::fs::remove_file(objects.join(key("page.pdf"))).unwrap();
+    let v = bevara(d, &[], &["verify", "--all"]).await;
+    assert_eq!(v.code, 8, "{}", v.stdout);
+    let failed: Vec<_> = v
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FAILED"))
+        .collect();
+    assert_eq!(failed.len(), 2, "{}", v.stdout);
+    assert!(failed
+        .iter()
+        .any(|l| l.contains("screenshot.png") && l.contains("checksum mismatch")));
+    assert!(failed
+        .iter()
+        .any(|l| l.contains("page.pdf") && l.contains("missing")));
+    assert_eq!(
+        bevara(d, &[], &["verify", "01NOSUCHSNAPSHOT"]).await.code,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_missing_chromium_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    add(dir.path(), "c", "https://example.org/").await;
+    let r = bevara(
+        dir.path(),
+        &[],
+        &["--chromium", "/nonexistent/chromium", "capture", "c"],
+    )
+    .await;
+    assert_eq!(r.code, 9, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Chromium not found at /nonexistent/chromium"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test]
+async fn config_merges_file_env_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bevara.toml"),
+        "data_dir = \"/from/file\"\n[capture]\ntile_height = 4096\nmax_scroll_steps = 12\n",
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
+        .args(["config", "--data-dir", "/from/flag"])
+        .current_dir(dir.path())
+        .env_remove("BEVARA_DATA_DIR")
+        .env("BEVARA_CAPTURE_TILE_HEIGHT", "8192")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("data_dir = \"/from/flag\""), "{text}");
+    assert!(text.contains("tile_height = 8192"), "{text}");
+    assert!(text.contains("max_scroll_steps = 12"), "{text}");
+    let bad = bevara(
+        dir.path(),
+        &[("BEVARA_CAPTURE_PDF", "perhaps")],
+        &["config"],
+    )
+    .await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("BEVARA_CAPTURE_PDF"), "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn readme_documents_every_command_and_exit_code() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let help = bevara(dir.path(), &[], &["--help"]).await.stdout;
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 7, "{help}");
+    for c in commands {
+        assert!(
+            readme.contains(&format!("bevara {c}")),
+            "README does not mention `bevara {c}`"
+        );
+    }
+    for code in bevara::ExitCode::ALL {
+        assert!(
+            readme.contains(&format!("| {} | `{}` |", code.code(), code.name())),
+            "README lacks exit code {} ({})",
+            code.code(),
+            code.name()
+        );
+    }
+    for (path, _) in
+        bevara::config::leaves(&toml::Value::try_from(bevara::Settings::default()).unwrap())
+    {
+        assert!(
+            readme.contains(&bevara::config::env_var_name(&path)),
+            "README lacks {path}"
+        );
+    }
+}
