@@ -10,7 +10,7 @@
 
 mod pass;
 
-pub use pass::{run_pass, PassBudget, PassError, PassReport, Progress};
+pub use pass::{run_pass, Pacing, PassBudget, PassError, PassReport, Progress};
 
 use serde::{Deserialize, Serialize};
 

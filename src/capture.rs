@@ -5,9 +5,10 @@
 //! checksum; any failure marks it failed with a code and a reason.
 
 pub mod manifest;
+pub mod recording;
 pub mod screenshot;
 
-use crate::behaviour::{run_pass, Behaviour, PassBudget, PassError, PassReport, Progress};
+use crate::behaviour::{run_pass, Behaviour, Pacing, PassBudget, PassError, PassReport, Progress};
 use crate::browser::{eval, Browser, BrowserContext, BrowserError};
 use crate::db::{CaptureFinish, CaptureRecord, CaptureState, DbError};
 use crate::exit::ExitCode;
@@ -78,6 +79,51 @@ pub fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// Choices for one capture beyond the settings.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    /// Make a screen recording of the pass.
+    pub record: bool,
+}
+
+impl CaptureOptions {
+    /// Records when the settings, the channel and the caller all want it.
+    pub fn for_channel(settings: &crate::Settings, channel: &Channel, no_recording: bool) -> Self {
+        Self {
+            record: settings.recording.enabled && channel.recording && !no_recording,
+        }
+    }
+}
+
+/// The recording options the settings describe, for a page of the configured viewport.
+pub fn recording_options(settings: &crate::Settings) -> recording::RecordingOptions {
+    let r = &settings.recording;
+    recording::RecordingOptions {
+        ffmpeg: r.ffmpeg_path.clone(),
+        fps: r.fps,
+        format: if r.format == "mkv-ffv1" {
+            recording::RecordingFormat::MkvFfv1
+        } else {
+            recording::RecordingFormat::Mp4H264
+        },
+        width: settings.browser.viewport_width,
+        height: settings.browser.viewport_height,
+        jpeg_quality: r.jpeg_quality,
+        title_seconds: r.title_seconds,
+        max_duration: Duration::from_secs(r.max_duration_secs),
+        ..Default::default()
+    }
+}
+
+/// Checks that ffmpeg is there and can encode the configured format; run at
+/// start-up when captures will record.
+pub fn check_recorder(settings: &crate::Settings) -> Result<String, recording::RecordingError> {
+    let opts = recording_options(settings);
+    let version = recording::check_ffmpeg(&opts.ffmpeg)?;
+    recording::check_encoder(&opts.ffmpeg, opts.format)?;
+    Ok(version)
+}
+
 /// A finished, complete capture.
 #[derive(Debug, Clone)]
 pub struct CaptureOutcome {
@@ -138,6 +184,11 @@ pub enum CaptureError {
     },
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("the screen recording of {url} failed: {source}")]
+    Recording {
+        url: String,
+        source: recording::RecordingError,
+    },
     #[error("cannot write work files in {path}: {source}")]
     Work {
         path: PathBuf,
@@ -167,6 +218,7 @@ impl CaptureError {
                 ExitCode::Storage
             }
             CaptureError::Work { .. } => ExitCode::Storage,
+            CaptureError::Recording { .. } => ExitCode::Recorder,
             _ => ExitCode::Failure,
         }
     }
@@ -220,6 +272,7 @@ pub async fn capture_channel(
     browser: &Browser,
     channel: &Channel,
     trigger: Trigger,
+    options: &CaptureOptions,
     progress: Option<&watch::Sender<Progress>>,
 ) -> Result<CaptureOutcome, CaptureError> {
     let snapshot_id = Ulid::new().to_string();
@@ -262,6 +315,7 @@ pub async fn capture_channel(
             browser,
             channel,
             &trigger,
+            options,
             &snapshot_id,
             requested_at,
             &work,
@@ -317,6 +371,7 @@ async fn run(
     browser: &Browser,
     channel: &Channel,
     trigger: &Trigger,
+    options: &CaptureOptions,
     snapshot_id: &str,
     requested_at: DateTime<Utc>,
     work: &Path,
@@ -349,6 +404,7 @@ async fn run(
         &ctx,
         channel,
         trigger,
+        options,
         snapshot_id,
         requested_at,
         work,
@@ -379,6 +435,7 @@ async fn run_in_context(
     ctx: &BrowserContext,
     channel: &Channel,
     trigger: &Trigger,
+    options: &CaptureOptions,
     snapshot_id: &str,
     requested_at: DateTime<Utc>,
     work: &Path,
@@ -403,6 +460,34 @@ async fn run_in_context(
         )
     };
     let mut warnings = Vec::new();
+    let rec_opts = recording_options(settings);
+    let recording_failed = |source: recording::RecordingError| {
+        (
+            CaptureError::Recording {
+                url: url_s.clone(),
+                source,
+            },
+            None,
+        )
+    };
+    let mut title_jpeg = None;
+    if options.record && rec_opts.title_seconds > 0.0 {
+        let card = recording::TitleCard {
+            channel: match &channel.name {
+                Some(n) => format!("{n} ({})", channel.id),
+                None => channel.id.to_string(),
+            },
+            url: url_s.clone(),
+            captured_at: requested_at,
+            snapshot_id: snapshot_id.to_string(),
+        };
+        // Rendered in the capture's own page before the channel loads.
+        match recording::render_title_card(page, &card, rec_opts.width, rec_opts.height).await {
+            Ok(jpeg) => title_jpeg = Some(jpeg),
+            Err(e) if settings.recording.required => return Err(recording_failed(e)),
+            Err(e) => warnings.push(format!("the recording has no title card: {e}")),
+        }
+    }
 
     // 1. Load, bounded.
     phase("loading");
@@ -497,7 +582,54 @@ async fn run_in_context(
         max_clicks: c.max_expander_clicks,
         max_scroll_steps: c.max_scroll_steps,
     };
-    let pass_result = run_pass(page, &behaviour, &budget, progress).await;
+    let recording_path = work.join(format!("recording.{}", rec_opts.format.extension()));
+    let mut recorder = None;
+    if options.record {
+        phase("recording");
+        let mut opts = rec_opts.clone();
+        opts.metadata = vec![
+            (
+                "title".into(),
+                format!("Bevara: {} ({})", channel.id, url_s),
+            ),
+            (
+                "comment".into(),
+                format!(
+                    "snapshot {snapshot_id}, requested {}",
+                    requested_at.to_rfc3339()
+                ),
+            ),
+        ];
+        match recording::Recorder::start(page, &recording_path, opts, title_jpeg.take()).await {
+            Ok(r) => recorder = Some(r),
+            Err(e) if settings.recording.required => return Err(recording_failed(e)),
+            Err(e) => warnings.push(format!("no screen recording: {e}")),
+        }
+    }
+    let pacing = recorder.as_ref().map(|_| Pacing {
+        step: Duration::from_millis(settings.recording.step_ms),
+        dwell: Duration::from_millis(settings.recording.dwell_ms),
+    });
+    let pass_result = run_pass(page, &behaviour, &budget, pacing.as_ref(), progress).await;
+    let mut recording_stats = None;
+    if let Some(r) = recorder {
+        phase("finishing recording");
+        match r.stop().await {
+            Ok(stats) => {
+                if stats.truncated {
+                    warnings.push(format!(
+                        "the recording stopped at recording.max_duration_secs = {} s before the pass ended",
+                        settings.recording.max_duration_secs
+                    ));
+                }
+                recording_stats = Some(stats);
+            }
+            Err(e) if settings.recording.required && pass_result.is_ok() => {
+                return Err(recording_failed(e))
+            }
+            Err(e) => warnings.push(format!("the screen recording failed and was left out: {e}")),
+        }
+    }
     let pass: PassReport = pass_result.map_err(|source| {
         (
             CaptureError::Pass {
@@ -525,6 +657,34 @@ async fn run_in_context(
         )
     };
     let mut produced = Vec::new();
+    let manifest_recording = recording_stats.map(|s| {
+        let name = if s.format == recording::RecordingFormat::MkvFfv1 {
+            "recording.mkv"
+        } else {
+            "recording.mp4"
+        };
+        produced.push(Produced {
+            name,
+            media_type: s.format.media_type(),
+            path: s.path.clone(),
+            size: Some((s.width, s.height)),
+        });
+        manifest::ManifestRecording {
+            artifact: name.to_string(),
+            format: s.format.name().to_string(),
+            codec: s.codec.clone(),
+            width: s.width,
+            height: s.height,
+            fps: s.fps,
+            duration_secs: s.duration_secs,
+            frames: s.frames_written,
+            title_frames: s.title_frames,
+            frames_received: s.frames_received,
+            encoder_cpu_secs: s.encoder_cpu_secs,
+            truncated: s.truncated,
+            encoder: s.encoder.clone(),
+        }
+    });
 
     phase("screenshot");
     let height: u64 = eval(
@@ -686,6 +846,7 @@ async fn run_in_context(
         },
         behaviour: pass,
         screenshot: Some(stats),
+        recording: manifest_recording,
         truncated,
         warnings: warnings.clone(),
         artifacts: artifacts.clone(),

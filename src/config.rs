@@ -36,6 +36,51 @@ pub struct Settings {
     pub allow_private_addresses: bool,
     pub browser: BrowserSettings,
     pub capture: CaptureSettings,
+    pub recording: RecordingSettings,
+}
+
+/// The screen recording of the behaviour pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingSettings {
+    /// Record the pass (a channel or `--no-recording` can still turn it off).
+    pub enabled: bool,
+    /// The ffmpeg binary.
+    pub ffmpeg_path: PathBuf,
+    /// `mp4` (H.264) or `mkv-ffv1` (lossless, for preservation; much larger).
+    pub format: String,
+    /// Frames per second of the video.
+    pub fps: u32,
+    /// JPEG quality of the screencast frames Chromium sends (1–100).
+    pub jpeg_quality: u8,
+    /// Seconds of title card (channel, URL, time, snapshot id) at the start.
+    pub title_seconds: f64,
+    /// The recording stops (with a warning) after this many seconds; the pass goes on.
+    pub max_duration_secs: u64,
+    /// A failed recording fails the whole capture instead of leaving a warning.
+    pub required: bool,
+    /// Pacing while recording: milliseconds per scroll step (one step is 0.8 viewport).
+    pub step_ms: u64,
+    /// Pacing while recording: milliseconds to dwell after expanders open.
+    pub dwell_ms: u64,
+}
+
+impl Default for RecordingSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ffmpeg_path: PathBuf::from("ffmpeg"),
+            format: "mp4".into(),
+            fps: 25,
+            jpeg_quality: 80,
+            title_seconds: 3.0,
+            max_duration_secs: 1800,
+            required: false,
+            // About one viewport per 1.5 s, a pace a person can follow.
+            step_ms: 1200,
+            dwell_ms: 600,
+        }
+    }
 }
 
 /// How Chromium is started.
@@ -84,6 +129,7 @@ impl Default for Settings {
             allow_private_addresses: false,
             browser: BrowserSettings::default(),
             capture: CaptureSettings::default(),
+            recording: RecordingSettings::default(),
         }
     }
 }
@@ -273,6 +319,18 @@ impl Settings {
         if c.tile_height < 256 || c.tile_height > 32_768 {
             return Err(ConfigError::Invalid(
                 "capture.tile_height must be between 256 and 32768".into(),
+            ));
+        }
+        let r = &self.recording;
+        if !["mp4", "mkv-ffv1"].contains(&r.format.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "recording.format must be \"mp4\" or \"mkv-ffv1\", not {:?}",
+                r.format
+            )));
+        }
+        if r.fps == 0 || r.fps > 60 || r.jpeg_quality == 0 || r.jpeg_quality > 100 {
+            return Err(ConfigError::Invalid(
+                "recording.fps must be 1–60 and recording.jpeg_quality 1–100".into(),
             ));
         }
         if c.page_load_timeout_secs == 0 || c.artifact_timeout_secs == 0 {

@@ -116,6 +116,7 @@ pub struct CaptureFinish {
     pub manifest_key: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn channel_from_parts(
     id: String,
     platform: String,
@@ -127,6 +128,7 @@ pub(crate) fn channel_from_parts(
     tags: String,
     opened_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    recording: bool,
 ) -> Result<Channel, DbError> {
     let corrupt = |detail: String| DbError::Corrupt {
         table: "channels",
@@ -143,5 +145,6 @@ pub(crate) fn channel_from_parts(
         tags: serde_json::from_str(&tags).map_err(|e| corrupt(e.to_string()))?,
         opened_at,
         closed_at,
+        recording,
     })
 }

@@ -29,11 +29,13 @@ pub enum ExitCode {
     Truncated = 10,
     /// Writing to or reading from the object store or database failed.
     Storage = 11,
+    /// ffmpeg is missing or unusable, or a required recording failed.
+    Recorder = 12,
 }
 
 impl ExitCode {
     /// Every code with its meaning, for `--help` and the README.
-    pub const ALL: [ExitCode; 12] = [
+    pub const ALL: [ExitCode; 13] = [
         ExitCode::Ok,
         ExitCode::Failure,
         ExitCode::Usage,
@@ -46,6 +48,7 @@ impl ExitCode {
         ExitCode::Browser,
         ExitCode::Truncated,
         ExitCode::Storage,
+        ExitCode::Recorder,
     ];
 
     pub fn code(self) -> u8 {
@@ -67,6 +70,7 @@ impl ExitCode {
             ExitCode::Browser => "browser",
             ExitCode::Truncated => "truncated",
             ExitCode::Storage => "storage",
+            ExitCode::Recorder => "recorder",
         }
     }
 
@@ -85,6 +89,7 @@ impl ExitCode {
             ExitCode::Browser => "Chromium could not start or died",
             ExitCode::Truncated => "capture complete, but a budget ended the pass early",
             ExitCode::Storage => "the object store or database failed",
+            ExitCode::Recorder => "ffmpeg is missing or unusable, or a required recording failed",
         }
     }
 

@@ -112,6 +112,13 @@ pub struct Channel {
     pub opened_at: DateTime<Utc>,
     /// Set when the channel is closed; a closed channel keeps its history.
     pub closed_at: Option<DateTime<Utc>>,
+    /// Captures of this channel include a screen recording.
+    #[serde(default = "yes")]
+    pub recording: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Channel {

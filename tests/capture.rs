@@ -31,7 +31,7 @@ async fn generic_pass_expands_every_comment_and_reply_without_leaving_the_page()
         max_clicks: 1000,
         max_scroll_steps: 1000,
     };
-    let report = run_pass(&ctx.page, &Behaviour::generic(), &budget, None)
+    let report = run_pass(&ctx.page, &Behaviour::generic(), &budget, None, None)
         .await
         .unwrap();
     let state: serde_json::Value = eval(&ctx.page, "window.__fixtureState", Duration::from_secs(5))

@@ -18,6 +18,16 @@ pub struct PassBudget {
     pub max_scroll_steps: u64,
 }
 
+/// A pace a person can follow in the screen recording. Without it the pass
+/// goes as fast as the page allows.
+#[derive(Debug, Clone)]
+pub struct Pacing {
+    /// Least time per scroll step.
+    pub step: Duration,
+    /// Time to dwell after expanders opened, so the video shows them.
+    pub dwell: Duration,
+}
+
 /// What the pass is doing, for a progress display.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
@@ -197,6 +207,7 @@ pub async fn run_pass(
     page: &Page,
     behaviour: &Behaviour,
     budget: &PassBudget,
+    pacing: Option<&Pacing>,
     progress: Option<&watch::Sender<Progress>>,
 ) -> Result<PassReport, PassError> {
     let started = Instant::now();
@@ -260,17 +271,24 @@ pub async fn run_pass(
             driver
                 .settle(st.mutations, quiet, behaviour.expander_wait_ms, true)
                 .await?;
+            if let Some(p) = pacing {
+                tokio::time::sleep(p.dwell).await;
+            }
             driver.clear_dialogs(&mut report).await?;
             at_end_checks = 0;
             continue;
         }
         if !st.at_bottom {
+            let step_started = Instant::now();
             let dy = (st.view * behaviour.scroll_step).max(100.0);
             driver
                 .call::<serde_json::Value>(&format!("__bevara.scrollBy({dy})"), CALL)
                 .await?;
             report.scroll_steps += 1;
             driver.settle(st.mutations, 150, 1500, false).await?;
+            if let Some(p) = pacing {
+                tokio::time::sleep(p.step.saturating_sub(step_started.elapsed())).await;
+            }
             driver.clear_dialogs(&mut report).await?;
             continue;
         }

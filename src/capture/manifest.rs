@@ -31,11 +31,37 @@ pub struct Manifest {
     pub browser: ManifestBrowser,
     pub behaviour: PassReport,
     pub screenshot: Option<crate::capture::screenshot::ScreenshotStats>,
+    /// The screen recording of the pass, when one was made.
+    #[serde(default)]
+    pub recording: Option<ManifestRecording>,
     /// True when a budget ended the pass before the end of the page.
     pub truncated: bool,
     pub warnings: Vec<String>,
     pub artifacts: Vec<ManifestArtifact>,
     pub generator: String,
+}
+
+/// What the screen recording is: enough to play and judge it without opening it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestRecording {
+    /// The artifact's name, e.g. `recording.mp4`.
+    pub artifact: String,
+    pub format: String,
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub duration_secs: f64,
+    /// Frames in the file (the title card included).
+    pub frames: u64,
+    pub title_frames: u64,
+    /// Screencast frames Chromium sent during the pass.
+    pub frames_received: u64,
+    /// CPU seconds ffmpeg used.
+    pub encoder_cpu_secs: f64,
+    /// The recording stopped at recording.max_duration_secs before the pass ended.
+    pub truncated: bool,
+    pub encoder: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -31,6 +31,9 @@ pub enum ChannelCmd {
         /// A free-form tag (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Captures of this channel skip the screen recording.
+        #[arg(long)]
+        no_recording: bool,
     },
     /// List the register.
     List {
@@ -55,6 +58,7 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
             admins,
             purpose,
             tags,
+            no_recording,
         } => {
             let id: ChannelId = match id.parse() {
                 Ok(id) => id,
@@ -79,6 +83,7 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
                 tags,
                 opened_at: chrono::Utc::now(),
                 closed_at: None,
+                recording: !no_recording,
             };
             match bevara.db().add_channel(&channel).await {
                 Ok(()) => {
@@ -169,6 +174,7 @@ fn print_channel(c: &Channel) {
             c.tags.join(", ")
         }
     );
+    println!("recording: {}", if c.recording { "yes" } else { "no" });
     println!("opened:    {}", c.opened_at.to_rfc3339());
     println!(
         "closed:    {}",

@@ -2,7 +2,10 @@
 
 use super::{db_exit, fail, progress, snapshots::archive_exit};
 use bevara::browser::Browser;
-use bevara::capture::{capture_channel, host_name, CaptureError, CaptureOutcome, Trigger};
+use bevara::capture::{
+    capture_channel, check_recorder, host_name, CaptureError, CaptureOptions, CaptureOutcome,
+    Trigger,
+};
 use bevara::config::Settings;
 use bevara::db::{CaptureFilter, CaptureState};
 use bevara::{Bevara, Channel, ExitCode};
@@ -16,6 +19,9 @@ pub struct CaptureArgs {
     /// Why this capture is made (recorded in the manifest).
     #[arg(long)]
     pub reason: Option<String>,
+    /// Skip the screen recording of the pass.
+    #[arg(long)]
+    pub no_recording: bool,
 }
 
 #[derive(Debug, Args)]
@@ -71,13 +77,14 @@ async fn capture_with_progress(
     browser: &Browser,
     channel: &Channel,
     trigger: Trigger,
+    options: &CaptureOptions,
 ) -> Result<CaptureOutcome, ExitCode> {
     let (tx, rx) = watch::channel(Default::default());
     let display = progress::spawn(rx);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| fail(ExitCode::Failure, e))?;
     let result = tokio::select! {
-        r = capture_channel(bevara, browser, channel, trigger, Some(&tx)) => Some(r),
+        r = capture_channel(bevara, browser, channel, trigger, options, Some(&tx)) => Some(r),
         _ = tokio::signal::ctrl_c() => None,
         _ = term.recv() => None,
     };
@@ -102,6 +109,19 @@ async fn capture_with_progress(
     }
 }
 
+/// Start-up checks: a capture that will record needs a working ffmpeg.
+fn preflight(settings: &Settings, options: &CaptureOptions) -> Result<(), ExitCode> {
+    if options.record {
+        check_recorder(settings).map_err(|e| {
+            fail(
+                ExitCode::Recorder,
+                format!("{e}\n(or capture without a recording: --no-recording, or recording.enabled = false)"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 fn report_failure(e: &CaptureError) -> ExitCode {
     fail(e.exit_code(), format!("capture failed: {e}"))
 }
@@ -118,6 +138,12 @@ fn print_outcome(o: &CaptureOutcome) {
         m.behaviour.final_height,
         m.behaviour.duration_ms as f64 / 1000.0
     );
+    if let Some(r) = &m.recording {
+        println!(
+            "  recording: {:.1} s, {} frames at {} fps, {}×{} {}, encoder {:.1} CPU s",
+            r.duration_secs, r.frames, r.fps, r.width, r.height, r.codec, r.encoder_cpu_secs
+        );
+    }
     match &o.local_dir {
         Some(dir) => println!("  stored in: {}", dir.display()),
         None => println!("  stored in: {}", o.stored_in),
@@ -148,17 +174,20 @@ pub async fn capture(bevara: &Bevara, args: CaptureArgs) -> ExitCode {
             channel.id
         );
     }
+    let options = CaptureOptions::for_channel(bevara.settings(), &channel, args.no_recording);
+    if let Err(code) = preflight(bevara.settings(), &options) {
+        return code;
+    }
     let _ = bevara
         .db()
         .fail_abandoned(&host_name(), process_alive)
         .await;
-    let mut browser = match launch(bevara.settings()).await {
+    let browser = match launch(bevara.settings()).await {
         Ok(b) => b,
         Err(code) => return code,
     };
-    let _ = browser.pid();
-    let result =
-        capture_with_progress(bevara, &browser, &channel, Trigger::manual(args.reason)).await;
+    let trigger = Trigger::manual(args.reason);
+    let result = capture_with_progress(bevara, &browser, &channel, trigger, &options).await;
     browser.close().await;
     match result {
         Ok(o) => {
@@ -275,6 +304,7 @@ pub async fn demo(bevara: Bevara, args: DemoArgs) -> ExitCode {
                 tags: vec!["exempel".into()],
                 opened_at: chrono::Utc::now(),
                 closed_at: None,
+                recording: true,
             };
             if let Err(e) = bevara.db().add_channel(&c).await {
                 server.abort();
@@ -288,21 +318,20 @@ pub async fn demo(bevara: Bevara, args: DemoArgs) -> ExitCode {
             return fail(db_exit(&e), e);
         }
     };
-    let mut browser = match launch(bevara.settings()).await {
+    let options = CaptureOptions::for_channel(bevara.settings(), &channel, false);
+    if let Err(code) = preflight(bevara.settings(), &options) {
+        server.abort();
+        return code;
+    }
+    let browser = match launch(bevara.settings()).await {
         Ok(b) => b,
         Err(code) => {
             server.abort();
             return code;
         }
     };
-    let _ = browser.pid();
-    let result = capture_with_progress(
-        &bevara,
-        &browser,
-        &channel,
-        Trigger::manual(Some("demo".into())),
-    )
-    .await;
+    let trigger = Trigger::manual(Some("demo".into()));
+    let result = capture_with_progress(&bevara, &browser, &channel, trigger, &options).await;
     browser.close().await;
     server.abort();
     match result {

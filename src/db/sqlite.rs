@@ -33,6 +33,7 @@ struct ChannelRow {
     tags: String,
     opened_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    recording: bool,
 }
 
 impl TryFrom<ChannelRow> for Channel {
@@ -49,6 +50,7 @@ impl TryFrom<ChannelRow> for Channel {
             r.tags,
             r.opened_at,
             r.closed_at,
+            r.recording,
         )
     }
 }
@@ -134,8 +136,8 @@ impl Db {
 
     pub async fn add_channel(&self, c: &Channel) -> Result<(), DbError> {
         let res = sqlx::query(
-            "INSERT INTO channels (id, platform, url, name, owner, admins, purpose, tags, opened_at, closed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO channels (id, platform, url, name, owner, admins, purpose, tags, opened_at, closed_at, recording)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.id.as_str())
         .bind(c.platform.as_str())
@@ -147,6 +149,7 @@ impl Db {
         .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
         .bind(c.opened_at)
         .bind(c.closed_at)
+        .bind(c.recording)
         .execute(&self.pool)
         .await;
         match res {
@@ -389,6 +392,7 @@ mod tests {
             tags: vec!["kommun".into()],
             opened_at: Utc::now(),
             closed_at: None,
+            recording: true,
         }
     }
 

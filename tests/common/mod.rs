@@ -116,6 +116,7 @@ pub fn channel(id: &str, url: &str) -> Channel {
         tags: vec![],
         opened_at: chrono::Utc::now(),
         closed_at: None,
+        recording: false,
     }
 }
 
