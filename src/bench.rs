@@ -262,3 +262,114 @@ fn spawn_rss_sampler(
     });
     (tx, task)
 }
+
+/// One run of the recording benchmark.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordingRow {
+    pub mode: &'static str,
+    pub wall_secs: f64,
+    pub pass_secs: f64,
+    pub video_secs: f64,
+    pub video_bytes: u64,
+    pub encoder_cpu_secs: f64,
+    pub frames_received: u64,
+}
+
+/// Captures the sample channel twice at the same pacing, without and with the
+/// screen recording, in a throw-away data directory.
+pub async fn recording(
+    settings: &Settings,
+) -> Result<Vec<RecordingRow>, Box<dyn std::error::Error>> {
+    use crate::capture::{capture_channel, CaptureOptions, Trigger};
+    let (addr, server) = crate::demo::serve(crate::demo::router()).await?;
+    let dir = tempfile::tempdir()?;
+    let mut s = settings.clone();
+    s.data_dir = dir.path().to_path_buf();
+    s.allow_private_addresses = true;
+    let bevara = crate::Bevara::open(s).await?;
+    let channel = crate::Channel {
+        id: "bench".parse()?,
+        platform: crate::Platform::Facebook,
+        url: format!("http://{addr}/feed.html"),
+        name: Some("Benchmark".into()),
+        owner: None,
+        admins: vec![],
+        purpose: None,
+        tags: vec![],
+        opened_at: chrono::Utc::now(),
+        closed_at: None,
+        recording: true,
+    };
+    bevara.db().add_channel(&channel).await?;
+    let browser = Browser::launch(&settings.browser).await?;
+    let mut rows = Vec::new();
+    for (mode, record) in [("paced, no recording", false), ("paced, recording", true)] {
+        let options = CaptureOptions { record, pace: true };
+        let t = Instant::now();
+        let outcome = capture_channel(
+            &bevara,
+            &browser,
+            &channel,
+            Trigger::manual(Some("bench".into())),
+            &options,
+            None,
+        )
+        .await?;
+        let wall_secs = t.elapsed().as_secs_f64();
+        let m = &outcome.manifest;
+        let video = m
+            .artifacts
+            .iter()
+            .find(|a| a.name.starts_with("recording."));
+        rows.push(RecordingRow {
+            mode,
+            wall_secs,
+            pass_secs: m.behaviour.duration_ms as f64 / 1000.0,
+            video_secs: m.recording.as_ref().map_or(0.0, |r| r.duration_secs),
+            video_bytes: video.map_or(0, |v| v.bytes),
+            encoder_cpu_secs: m.recording.as_ref().map_or(0.0, |r| r.encoder_cpu_secs),
+            frames_received: m.recording.as_ref().map_or(0, |r| r.frames_received),
+        });
+    }
+    browser.close().await;
+    server.abort();
+    Ok(rows)
+}
+
+/// Formats the recording benchmark with the figures its targets speak of.
+pub fn format_recording(rows: &[RecordingRow]) -> String {
+    let mut out = String::from(
+        "mode                  wall_s  pass_s  video_s  video_MB  MB_per_min  encoder_cpu_s  encoder_cores  frames_in\n",
+    );
+    for r in rows {
+        let per_min = if r.video_secs > 0.0 {
+            r.video_bytes as f64 / 1e6 / (r.video_secs / 60.0)
+        } else {
+            0.0
+        };
+        let cores = if r.video_secs > 0.0 {
+            r.encoder_cpu_secs / r.video_secs
+        } else {
+            0.0
+        };
+        out.push_str(&format!(
+            "{:<20}  {:>6.1}  {:>6.1}  {:>7.1}  {:>8.2}  {:>10.2}  {:>13.1}  {:>13.2}  {:>9}\n",
+            r.mode,
+            r.wall_secs,
+            r.pass_secs,
+            r.video_secs,
+            r.video_bytes as f64 / 1e6,
+            per_min,
+            r.encoder_cpu_secs,
+            cores,
+            r.frames_received
+        ));
+    }
+    if let [a, b] = rows {
+        out.push_str(&format!(
+            "recording adds {:.1} % to wall time\n",
+            (b.wall_secs / a.wall_secs - 1.0) * 100.0
+        ));
+    }
+    out
+}

@@ -84,13 +84,18 @@ pub fn host_name() -> String {
 pub struct CaptureOptions {
     /// Make a screen recording of the pass.
     pub record: bool,
+    /// Pace the pass for a viewer (recording.step_ms, recording.dwell_ms).
+    /// Recording implies it; alone it lets a benchmark compare like with like.
+    pub pace: bool,
 }
 
 impl CaptureOptions {
     /// Records when the settings, the channel and the caller all want it.
     pub fn for_channel(settings: &crate::Settings, channel: &Channel, no_recording: bool) -> Self {
+        let record = settings.recording.enabled && channel.recording && !no_recording;
         Self {
-            record: settings.recording.enabled && channel.recording && !no_recording,
+            record,
+            pace: record,
         }
     }
 }
@@ -606,7 +611,8 @@ async fn run_in_context(
             Err(e) => warnings.push(format!("no screen recording: {e}")),
         }
     }
-    let pacing = recorder.as_ref().map(|_| Pacing {
+    let paced = recorder.is_some() || (options.pace && !options.record);
+    let pacing = paced.then(|| Pacing {
         step: Duration::from_millis(settings.recording.step_ms),
         dwell: Duration::from_millis(settings.recording.dwell_ms),
     });

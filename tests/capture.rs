@@ -4,7 +4,12 @@ mod common;
 
 use bevara::behaviour::{run_pass, Behaviour, PassBudget};
 use bevara::browser::{eval, Browser};
-use bevara::capture::{capture_channel, Trigger};
+use bevara::capture::{capture_channel, CaptureOptions, Trigger};
+
+const NO_REC: CaptureOptions = CaptureOptions {
+    record: false,
+    pace: false,
+};
 use bevara::db::CaptureState;
 use bevara::ExitCode;
 use std::time::Duration;
@@ -82,6 +87,7 @@ async fn capture_of_feed_stores_verified_artifacts_with_every_token() {
         &browser,
         &channel,
         Trigger::manual(Some("test".into())),
+        &NO_REC,
         None,
     )
     .await
@@ -189,9 +195,16 @@ async fn screenshot_of_a_page_over_100000_px_has_every_marker_once() {
     let channel = common::channel("hog", &format!("http://{addr}/tall/{height}"));
     bevara.db().add_channel(&channel).await.unwrap();
     let browser = browser(dir.path()).await;
-    let outcome = capture_channel(&bevara, &browser, &channel, Trigger::manual(None), None)
-        .await
-        .unwrap();
+    let outcome = capture_channel(
+        &bevara,
+        &browser,
+        &channel,
+        Trigger::manual(None),
+        &NO_REC,
+        None,
+    )
+    .await
+    .unwrap();
     browser.close().await;
     let shot = outcome
         .manifest
@@ -253,9 +266,16 @@ async fn a_killed_browser_fails_the_capture_and_leaves_nothing_complete() {
             .unwrap();
     });
     let started = std::time::Instant::now();
-    let err = capture_channel(&bevara, &browser, &channel, Trigger::manual(None), None)
-        .await
-        .expect_err("capture must fail");
+    let err = capture_channel(
+        &bevara,
+        &browser,
+        &channel,
+        Trigger::manual(None),
+        &NO_REC,
+        None,
+    )
+    .await
+    .expect_err("capture must fail");
     killer.await.unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(60),

@@ -533,3 +533,183 @@ async fn readme_documents_every_command_and_exit_code() {
         );
     }
 }
+
+/// Tokens tesseract reads in an image, with its usual O-for-0 slips mended.
+fn ocr_tokens(png: &Path) -> Vec<String> {
+    let out = std::process::Command::new("tesseract")
+        .arg(png)
+        .arg("-")
+        .output()
+        .expect("tesseract runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.starts_with("TK") && w.len() >= 8)
+        .map(|w| {
+            let letters = w.trim_end_matches(|c: char| c.is_ascii_digit() || c == 'O');
+            let (head, tail) = w.split_at(letters.len().max(5).min(w.len()));
+            format!("{head}{}", tail.replace('O', "0"))
+        })
+        .collect()
+}
+
+fn ffprobe(path: &Path) -> serde_json::Value {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn frame_at(video: &Path, secs: f64, out: &Path) {
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-ss", &format!("{secs:.2}"), "-i"])
+        .arg(video)
+        .args(["-frames:v", "1"])
+        .arg(out)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot extract a frame at {secs} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recording_shows_the_title_card_and_the_opened_comments() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    add(d, "sala", &format!("http://{addr}/site/feed.html")).await;
+    let env = [
+        ALLOW,
+        ("BEVARA_RECORDING_STEP_MS", "400"),
+        ("BEVARA_RECORDING_DWELL_MS", "150"),
+    ];
+    let r = bevara(d, &env, &["capture", "sala"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let id = captures(d).await[0]["id"].as_str().unwrap().to_string();
+    let out = d.join("out");
+    assert_eq!(
+        bevara(
+            d,
+            &[],
+            &["snapshots", "get", &id, "--out", out.to_str().unwrap()]
+        )
+        .await
+        .code,
+        0
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let rec = &manifest["recording"];
+    assert_eq!(rec["codec"], "h264", "{rec}");
+    assert_eq!(
+        (rec["width"].as_u64(), rec["height"].as_u64()),
+        (Some(1280), Some(900))
+    );
+    let video = out.join("recording.mp4");
+    let art = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "recording.mp4")
+        .unwrap()
+        .clone();
+    assert_eq!(art["media_type"], "video/mp4");
+    assert_eq!(
+        bevara::store::sha256_file(&video).unwrap().sha256,
+        art["sha256"].as_str().unwrap()
+    );
+
+    // The file decodes, and its length is the title card plus the pass.
+    let probe = ffprobe(&video);
+    let stream = &probe["streams"][0];
+    assert_eq!(stream["codec_name"], "h264");
+    assert_eq!(stream["pix_fmt"], "yuv420p");
+    let duration: f64 = probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let pass = manifest["behaviour"]["duration_ms"].as_f64().unwrap() / 1000.0;
+    assert!(
+        (duration - (3.0 + pass)).abs() < 3.0,
+        "video {duration} s, pass {pass} s"
+    );
+    assert!((duration - rec["duration_secs"].as_f64().unwrap()).abs() < 0.5);
+
+    // The first second is the title card, naming the channel's page.
+    frame_at(&video, 1.0, &d.join("title.png"));
+    let text = String::from_utf8_lossy(
+        &std::process::Command::new("tesseract")
+            .arg(d.join("title.png"))
+            .arg("-")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        text.contains("Bevara") && text.contains("feed.html"),
+        "title card text: {text}"
+    );
+
+    // Frames from the pass show comments and replies that exist only once
+    // their expanders were clicked.
+    let tokens = common::feed_tokens();
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 1..=6 {
+        let t = 3.0 + pass * i as f64 / 7.0;
+        let png = d.join(format!("frame{i}.png"));
+        frame_at(&video, t, &png);
+        seen.extend(ocr_tokens(&png).into_iter().filter(|t| tokens.contains(t)));
+    }
+    let replies = seen.iter().filter(|t| t.starts_with("TKREP")).count();
+    assert!(replies >= 5, "reply tokens read in the video: {seen:?}");
+    assert_eq!(bevara(d, &[], &["verify", &id]).await.code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_recording_and_a_missing_ffmpeg() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    add(d, "enkel", &format!("http://{addr}/status/200")).await;
+    let missing = [
+        ALLOW,
+        ("BEVARA_RECORDING_FFMPEG_PATH", "/nonexistent/ffmpeg"),
+    ];
+    let r = bevara(d, &missing, &["capture", "enkel"]).await;
+    assert_eq!(r.code, 12, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/ffmpeg") && r.stderr.contains("--no-recording"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        captures(d).await.is_empty(),
+        "nothing may be recorded as started"
+    );
+    let r = bevara(d, &missing, &["capture", "enkel", "--no-recording"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list = captures(d).await;
+    let show = bevara(
+        d,
+        &[],
+        &["snapshots", "show", list[0]["id"].as_str().unwrap()],
+    )
+    .await;
+    let manifest: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert!(manifest["recording"].is_null());
+    assert!(manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["name"] != "recording.mp4"));
+}

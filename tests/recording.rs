@@ -353,18 +353,20 @@ async fn bench_recording_cost() {
     let s = rec.stop().await.unwrap();
     let rec_secs = s.wall_secs - s.stop_secs;
     println!(
-        "continuous 20 s: encoder {:.1} CPU s / {:.1} wall s = {:.2} core; frames received {} ({:.1}/s), written {} ({} title); \
-         {:.1} MB per minute; stop() {:.2} s; max backlog {:.2} s",
+        "continuous 20 s: encoder {:.1} CPU s / {:.1} wall s = {:.2} core; frames received {} ({:.1}/s), distinct {}, skipped {}, written {} ({} title); \
+         {:.1} MB per minute; stop() {:.2} s; max lag {:.2} s",
         s.encoder_cpu_secs,
         s.wall_secs,
         s.encoder_cpu_secs / s.wall_secs,
         s.frames_received,
         s.frames_received as f64 / rec_secs,
+        s.frames_distinct,
+        s.frames_skipped,
         s.frames_written,
         s.title_frames,
         s.bytes as f64 / 1e6 / s.duration_secs * 60.0,
         s.stop_secs,
-        s.max_backlog_secs
+        s.max_lag_secs
     );
 
     // 2. The real behaviour pass on the feed fixture, without and with recording.
@@ -397,7 +399,7 @@ async fn bench_recording_cost() {
             } else {
                 None
             };
-            let report = run_pass(page, &Behaviour::generic(), &budget, None)
+            let report = run_pass(page, &Behaviour::generic(), &budget, None, None)
                 .await
                 .unwrap();
             let pass = t.elapsed().as_secs_f64();
@@ -410,15 +412,16 @@ async fn bench_recording_cost() {
                 None => println!("pass round {round} without recording: {pass:.2} s ({} clicks)", report.expanders_clicked),
                 Some(s) => println!(
                     "pass round {round} with recording: pass {pass:.2} s + stop {:.2} s = {total:.2} s; encoder {:.1} CPU s = {:.2} core; \
-                     frames received {}, written {}; {:.1} MB ({:.1} MB/min); backlog max {:.2} s",
+                     frames received {}, distinct {}, written {}; {:.1} MB ({:.1} MB/min); max lag {:.2} s",
                     s.stop_secs,
                     s.encoder_cpu_secs,
                     s.encoder_cpu_secs / s.wall_secs,
                     s.frames_received,
+                    s.frames_distinct,
                     s.frames_written,
                     s.bytes as f64 / 1e6,
                     s.bytes as f64 / 1e6 / s.duration_secs * 60.0,
-                    s.max_backlog_secs
+                    s.max_lag_secs
                 ),
             }
             browser.dispose(ctx).await;

@@ -90,6 +90,8 @@ struct Settled {
 }
 
 const CALL: Duration = Duration::from_secs(20);
+/// Small moves per paced scroll step.
+const SMOOTH_MOVES: u32 = 8;
 
 struct Driver<'a> {
     page: &'a Page,
@@ -281,9 +283,20 @@ pub async fn run_pass(
         if !st.at_bottom {
             let step_started = Instant::now();
             let dy = (st.view * behaviour.scroll_step).max(100.0);
-            driver
-                .call::<serde_json::Value>(&format!("__bevara.scrollBy({dy})"), CALL)
-                .await?;
+            // Paced for a viewer, the step is a glide of small moves over half
+            // the step's time, so the recording shows where the page went.
+            let moves = if pacing.is_some() { SMOOTH_MOVES } else { 1 };
+            for i in 0..moves {
+                driver
+                    .call::<serde_json::Value>(
+                        &format!("__bevara.scrollBy({})", dy / moves as f64),
+                        CALL,
+                    )
+                    .await?;
+                if let (Some(p), true) = (pacing, i + 1 < moves) {
+                    tokio::time::sleep(p.step / (2 * moves)).await;
+                }
+            }
             report.scroll_steps += 1;
             driver.settle(st.mutations, 150, 1500, false).await?;
             if let Some(p) = pacing {

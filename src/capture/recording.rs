@@ -368,7 +368,7 @@ impl Recorder {
         let writer = tokio::spawn(grid::write_frames(
             stdin,
             rx,
-            mkv::header(w, h),
+            mkv::header(w, h, opts.fps),
             opts.write_timeout,
             opts.fps,
             t0,

@@ -59,6 +59,8 @@ pub enum BenchCmd {
         #[arg(long)]
         tile_height: Option<u32>,
     },
+    /// The sample channel captured at the same pacing without and with recording.
+    Recording,
 }
 
 fn process_alive(pid: u32) -> bool {
@@ -362,5 +364,12 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
                 Err(e) => fail(ExitCode::Failure, e),
             }
         }
+        BenchCmd::Recording => match bevara::bench::recording(settings).await {
+            Ok(rows) => {
+                print!("{}", bevara::bench::format_recording(&rows));
+                ExitCode::Ok
+            }
+            Err(e) => fail(ExitCode::Failure, e),
+        },
     }
 }

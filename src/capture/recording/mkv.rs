@@ -39,8 +39,10 @@ fn string(id: u32, s: &str) -> Vec<u8> {
 }
 
 /// The stream header: EBML header, a Segment of unknown size, Info and one
-/// MJPEG video track of `width`×`height`.
-pub(super) fn header(width: u32, height: u32) -> Vec<u8> {
+/// MJPEG video track of `width`×`height`. The track's default frame duration
+/// is one slot: it gives the last frame its length, so ffmpeg's `fps` filter
+/// shows it for exactly one slot.
+pub(super) fn header(width: u32, height: u32, fps: u32) -> Vec<u8> {
     let ebml = element(
         0x1A45_DFA3,
         &[
@@ -75,6 +77,8 @@ pub(super) fn header(width: u32, height: u32) -> Vec<u8> {
             uint(0x83, 1),           // TrackType: video
             uint(0x9C, 0),           // FlagLacing
             string(0x86, "V_MJPEG"), // CodecID
+            // DefaultDuration (ns): one slot.
+            uint(0x23_E383, (1e9 / fps as f64).round() as u64),
             video,
         ]
         .concat(),
@@ -114,7 +118,7 @@ mod tests {
     fn elements_are_encoded_as_ebml() {
         assert_eq!(uint(0x83, 1), vec![0x83, 0x01, 0, 0, 0, 0, 0, 0, 1, 1]);
         assert_eq!(uint(0xE7, 0), vec![0xE7, 0x01, 0, 0, 0, 0, 0, 0, 1, 0]);
-        let h = header(1280, 900);
+        let h = header(1280, 900, 25);
         assert_eq!(&h[..4], &[0x1A, 0x45, 0xDF, 0xA3]);
         assert!(h.windows(7).any(|w| w == b"V_MJPEG"));
         // slot 25 at 25 fps is 1 s = 1,000,000 µs = 0x0F4240.
