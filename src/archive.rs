@@ -1,12 +1,14 @@
 //! Retrieval and fixity of snapshots: reading a snapshot's manifest back,
 //! copying its artifacts out, and verifying every stored object against the
-//! SHA-256 the manifest recorded.
+//! SHA-256 the manifest recorded; and the diff between two snapshots'
+//! items, which keeps comments that were deleted between captures.
 
+use crate::behaviour::items::Item;
 use crate::capture::manifest::Manifest;
 use crate::db::{CaptureRecord, CaptureState, DbError};
 use crate::store::StoreError;
 use crate::Bevara;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// A retrieval or verification failure.
@@ -24,6 +26,10 @@ pub enum ArchiveError {
     },
     #[error("the manifest of snapshot {id} is unreadable: {reason}")]
     BadManifest { id: String, reason: String },
+    #[error(
+        "snapshots {a} and {b} are of different channels; a diff compares one channel's snapshots"
+    )]
+    OtherChannels { a: String, b: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -165,4 +171,105 @@ async fn compare(bevara: &Bevara, key: &str, sha256: &str, bytes: u64) -> Option
         )),
         Ok(_) => None,
     }
+}
+
+/// What changed between two snapshots of a channel, item by item.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub from: String,
+    pub to: String,
+    /// In `to`, not in `from`.
+    pub new: Vec<Item>,
+    /// In `from`, gone from `to`: deleted or hidden comments.
+    pub removed: Vec<Item>,
+    /// In both, with another text: (before, after).
+    pub edited: Vec<(Item, Item)>,
+}
+
+/// The diff as the manifest keeps it: counts, and the removed items whole.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DiffSummary {
+    pub previous_snapshot: String,
+    pub new: usize,
+    pub removed: usize,
+    pub edited: usize,
+    pub new_ids: Vec<String>,
+    pub edited_ids: Vec<String>,
+    pub removed_items: Vec<Item>,
+}
+
+impl DiffSummary {
+    pub fn of(d: &Diff) -> Self {
+        Self {
+            previous_snapshot: d.from.clone(),
+            new: d.new.len(),
+            removed: d.removed.len(),
+            edited: d.edited.len(),
+            new_ids: d.new.iter().map(|i| i.id.clone()).collect(),
+            edited_ids: d.edited.iter().map(|(_, a)| a.id.clone()).collect(),
+            removed_items: d.removed.clone(),
+        }
+    }
+}
+
+/// Compares the items of snapshot `from` with those of `to` by item id.
+pub fn diff_items(from: &str, to: &str, before: &[Item], after: &[Item]) -> Diff {
+    use std::collections::HashMap;
+    let old: HashMap<&str, &Item> = before.iter().map(|i| (i.id.as_str(), i)).collect();
+    let new_ids: std::collections::HashSet<&str> = after.iter().map(|i| i.id.as_str()).collect();
+    let mut d = Diff {
+        from: from.to_string(),
+        to: to.to_string(),
+        new: Vec::new(),
+        removed: Vec::new(),
+        edited: Vec::new(),
+    };
+    for it in after {
+        match old.get(it.id.as_str()) {
+            None => d.new.push(it.clone()),
+            Some(prev) if normalize(&prev.text) != normalize(&it.text) => {
+                d.edited.push(((*prev).clone(), it.clone()))
+            }
+            Some(_) => {}
+        }
+    }
+    d.removed = before
+        .iter()
+        .filter(|i| !new_ids.contains(i.id.as_str()))
+        .cloned()
+        .collect();
+    d
+}
+
+fn normalize(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The diff between two complete snapshots of the same channel, from the database.
+pub async fn diff(bevara: &Bevara, a: &str, b: &str) -> Result<Diff, ArchiveError> {
+    let (ra, rb) = (bevara.db().capture(a).await?, bevara.db().capture(b).await?);
+    for r in [&ra, &rb] {
+        if r.state != CaptureState::Complete {
+            return Err(ArchiveError::NotComplete {
+                id: r.id.clone(),
+                state: r.state.as_str(),
+                reason: r.failure.clone().unwrap_or_else(|| "still running".into()),
+            });
+        }
+    }
+    if ra.channel_id != rb.channel_id {
+        return Err(ArchiveError::OtherChannels {
+            a: format!("{} ({})", a, ra.channel_id),
+            b: format!("{} ({})", b, rb.channel_id),
+        });
+    }
+    // Older first, whichever order they were given in.
+    let (ra, rb) = if ra.requested_at <= rb.requested_at {
+        (ra, rb)
+    } else {
+        (rb, ra)
+    };
+    let before = bevara.db().items(&ra.id).await?;
+    let after = bevara.db().items(&rb.id).await?;
+    Ok(diff_items(&ra.id, &rb.id, &before, &after))
 }

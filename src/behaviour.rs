@@ -8,18 +8,30 @@
 //! on a site's markup. The in-page half is `behaviour/kit.js`; the loop that
 //! drives it and keeps the budgets is [`run_pass`].
 
+pub mod items;
 mod pass;
+pub mod profile;
 
 pub use pass::{run_pass, Pacing, PassBudget, PassError, PassReport, Progress};
+pub use profile::{Profile, ProfileError, Profiles};
 
 use serde::{Deserialize, Serialize};
 
 /// The in-page kit, installed into each document before the pass.
 pub const KIT_JS: &str = include_str!("behaviour/kit.js");
 
+/// A menu to set: the control that opens it and the item to choose, as label patterns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MenuChoice {
+    pub open: String,
+    pub choose: String,
+}
+
 /// Text patterns (case-insensitive regular expressions over the control's
 /// normalized label) and waits that make up a behaviour.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Behaviour {
     pub name: String,
     /// Accept buttons of consent dialogs.
@@ -34,6 +46,17 @@ pub struct Behaviour {
     pub expanders: Vec<String>,
     /// Labels never clicked even if an expander pattern matches.
     pub never_click: Vec<String>,
+    /// CSS selectors of expanders that have no usable label (icon buttons).
+    #[serde(default)]
+    pub expander_selectors: Vec<String>,
+    /// Menus to set before expanding, e.g. comment order "Mest relevanta" →
+    /// "Alla kommentarer": open a control matching `open`, then click the
+    /// menu item matching `choose`.
+    #[serde(default)]
+    pub menu_choices: Vec<MenuChoice>,
+    /// CSS selectors of overlays removed outright (nags with no close control).
+    #[serde(default)]
+    pub remove_selectors: Vec<String>,
     /// Clicks on one element at most (a "more comments" button loading batches).
     pub max_per_element: u32,
     /// An element is clicked again no sooner than this.
@@ -56,62 +79,10 @@ impl Default for Behaviour {
     }
 }
 
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 impl Behaviour {
-    /// The behaviour for any page: Swedish and English labels of the big platforms.
+    /// The behaviour for any page: the `[behaviour]` of the built-in generic profile.
     pub fn generic() -> Self {
-        Self {
-            name: "generic".into(),
-            consent_buttons: strings(&[
-                r"^(tillåt|godkänn|acceptera|accept|allow|agree to|jag godkänner|i agree|i accept|agree)( alla| all)?( cookies| kakor)?( och fortsätt| and continue)?$",
-                r"^(ok|okej|jag förstår|förstått|got it|i understand|fortsätt|continue)$",
-                r"^(tillåt|godkänn|acceptera) (alla )?(nödvändiga )?(cookies|kakor)$",
-                r"^(allow|accept) (all|essential) (cookies|and continue)$",
-            ]),
-            consent_context: strings(&[
-                r"cookie|kakor|samtycke|consent|gdpr|integritet|privacy|personuppgifter",
-            ]),
-            close_buttons: strings(&[
-                r"^(stäng|close|dismiss|avvisa|inte nu|not now|kanske senare|maybe later|nej tack|no thanks|×|✕|✖|x)$",
-                r"^(stäng|close) (dialogrutan|dialog|rutan|fönstret|window)$",
-            ]),
-            nag_context: strings(&[
-                r"logga in|log in|login|sign in|skapa (ett )?(nytt )?konto|create (new |an )?account|registrera dig|sign up|gå med|join",
-            ]),
-            expanders: strings(&[
-                // Swedish
-                r"^visa (fler|tidigare|äldre|alla) (kommentarer|svar|inlägg)( \(\d+\))?$",
-                r"^visa (alla )?\d+ (fler |tidigare |äldre )?(kommentarer|kommentar|svar)$",
-                r"^visa (alla )?\d+ (svar|kommentarer) till .*$",
-                r"^(visa|se) (mer|fler)$",
-                r"^(visa|se) (fler|alla) (\d+ )?(svar|kommentarer)$",
-                r"^\d+ (fler )?(svar|kommentarer)$",
-                r"^läs (mer|hela|in fler|in fler (kommentarer|svar|inlägg))$",
-                r"^(läs in|ladda) fler( kommentarer| svar| inlägg)?$",
-                r"^…\s*(mer|visa mer|se mer|läs mer)$",
-                r"^fler (kommentarer|svar)$",
-                // English
-                r"^(see|show|view|read|load) more$",
-                r"^(view|show|see|load|read) (all )?(\d+ )?(more |previous |earlier |older )?(comments?|replies|reply|posts)( \(\d+\))?$",
-                r"^\d+ (more )?(replies|reply|comments)$",
-                r"^…\s*(more|see more|show more)$",
-                r"^(more|show more) (replies|comments)$",
-            ]),
-            never_click: strings(&[
-                r"^(dölj|göm|hide|visa färre|visa mindre|show less|see less|view less|minimera|collapse)",
-                r"(översättning|translation|translate|original)",
-            ]),
-            max_per_element: 60,
-            reclick_ms: 1500,
-            expander_wait_ms: 4000,
-            quiet_ms: 300,
-            end_wait_ms: 2500,
-            end_checks: 2,
-            scroll_step: 0.8,
-        }
+        profile::Profile::generic().behaviour
     }
 }
 

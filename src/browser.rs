@@ -354,7 +354,13 @@ pub async fn eval<T: serde::de::DeserializeOwned>(
             secs: bound.as_secs(),
         })?
         .map_err(|source| cdp_error("Runtime.evaluate", source))?;
-    result.into_value().map_err(|e| BrowserError::Cdp {
+    // `null` and `undefined` come back without a value.
+    let value = result
+        .object()
+        .value
+        .clone()
+        .unwrap_or(serde_json::Value::Null);
+    serde_json::from_value(value).map_err(|e| BrowserError::Cdp {
         what: "Runtime.evaluate (result)",
         source: chromiumoxide::error::CdpError::Serde(e),
     })

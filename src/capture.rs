@@ -8,7 +8,8 @@ pub mod manifest;
 pub mod recording;
 pub mod screenshot;
 
-use crate::behaviour::{run_pass, Behaviour, Pacing, PassBudget, PassError, PassReport, Progress};
+use crate::behaviour::items::{ItemCounts, ItemsDocument, ITEMS_SCHEMA_VERSION};
+use crate::behaviour::{run_pass, Pacing, PassBudget, PassError, PassReport, Progress};
 use crate::browser::{eval, Browser, BrowserContext, BrowserError};
 use crate::db::{CaptureFinish, CaptureRecord, CaptureState, DbError};
 use crate::exit::ExitCode;
@@ -189,6 +190,12 @@ pub enum CaptureError {
     },
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("{url} shows a login wall ({what}), not the channel; import a login session with `bevara session import {channel} FILE`")]
+    LoginRequired {
+        url: String,
+        channel: String,
+        what: String,
+    },
     #[error("the screen recording of {url} failed: {source}")]
     Recording {
         url: String,
@@ -224,6 +231,7 @@ impl CaptureError {
             }
             CaptureError::Work { .. } => ExitCode::Storage,
             CaptureError::Recording { .. } => ExitCode::Recorder,
+            CaptureError::LoginRequired { .. } => ExitCode::LoginRequired,
             _ => ExitCode::Failure,
         }
     }
@@ -579,7 +587,7 @@ async fn run_in_context(
 
     // 2. Scroll and expand.
     phase("scroll and expand");
-    let behaviour = Behaviour::generic();
+    let profile = bevara.profiles().for_channel(channel);
     let c = &settings.capture;
     let budget = PassBudget {
         max_duration: Duration::from_secs(c.max_duration_secs),
@@ -616,7 +624,7 @@ async fn run_in_context(
         step: Duration::from_millis(settings.recording.step_ms),
         dwell: Duration::from_millis(settings.recording.dwell_ms),
     });
-    let pass_result = run_pass(page, &behaviour, &budget, pacing.as_ref(), progress).await;
+    let pass_result = run_pass(page, profile, &budget, pacing.as_ref(), progress).await;
     let mut recording_stats = None;
     if let Some(r) = recorder {
         phase("finishing recording");
@@ -636,7 +644,7 @@ async fn run_in_context(
             Err(e) => warnings.push(format!("the screen recording failed and was left out: {e}")),
         }
     }
-    let pass: PassReport = pass_result.map_err(|source| {
+    let mut pass: PassReport = pass_result.map_err(|source| {
         (
             CaptureError::Pass {
                 url: url_s.clone(),
@@ -648,6 +656,25 @@ async fn run_in_context(
     warnings.extend(pass.warnings.iter().cloned());
     let truncated = pass.stopped_by.is_some();
     let after: Loaded = eval(page, LOADED_JS, call).await.map_err(browser_err)?;
+
+    // A login wall is not the channel: say so instead of archiving it.
+    if let Some(what) = login_wall(page, profile).await.map_err(browser_err)? {
+        return Err((
+            CaptureError::LoginRequired {
+                url: url_s.clone(),
+                channel: channel.id.to_string(),
+                what,
+            },
+            Some(after.href.clone()),
+        ));
+    }
+    let tz: chrono_tz::Tz = settings
+        .browser
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Europe::Stockholm);
+    let items = std::mem::take(&mut pass.collected).finish(requested_at, tz);
+    let counts = ItemCounts::of(&items);
 
     // 3. Artifacts.
     let art_bound = Duration::from_secs(c.artifact_timeout_secs);
@@ -735,6 +762,50 @@ async fn run_in_context(
         path: shot_path,
         size: Some((stats.width, stats.height)),
     });
+
+    let items_doc = ItemsDocument {
+        schema: "bevara.items".into(),
+        schema_version: ITEMS_SCHEMA_VERSION,
+        snapshot_id: snapshot_id.to_string(),
+        channel: channel.id.to_string(),
+        captured_at: requested_at,
+        profile: profile.name.clone(),
+        counts: counts.clone(),
+        items,
+    };
+    let items_path = work.join("items.json");
+    let json = serde_json::to_vec_pretty(&items_doc).map_err(|e| fail("items", e.to_string()))?;
+    write(&items_path, &json).map_err(|e| fail("items", e))?;
+    produced.push(Produced {
+        name: "items.json",
+        media_type: "application/json",
+        path: items_path,
+        size: None,
+    });
+    // What changed since the channel's previous complete snapshot.
+    let diff = match bevara
+        .db()
+        .previous_complete(channel.id.as_str(), requested_at)
+        .await
+    {
+        Ok(Some(prev)) => match bevara.db().items(&prev).await {
+            Ok(before) => Some(crate::archive::diff_items(
+                &prev,
+                snapshot_id,
+                &before,
+                &items_doc.items,
+            )),
+            Err(e) => {
+                warnings.push(format!("no diff with the previous snapshot {prev}: {e}"));
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            warnings.push(format!("no diff with the previous snapshot: {e}"));
+            None
+        }
+    };
 
     phase("text");
     let text: String = eval(
@@ -851,6 +922,9 @@ async fn run_in_context(
             timezone: settings.browser.timezone.clone(),
         },
         behaviour: pass,
+        profile: profile.name.clone(),
+        items: counts,
+        diff: diff.as_ref().map(crate::archive::DiffSummary::of),
         screenshot: Some(stats),
         recording: manifest_recording,
         truncated,
@@ -900,6 +974,7 @@ async fn run_in_context(
                 manifest_key: Some(manifest_artifact.key.clone()),
             },
             &records,
+            &items_doc.items,
         )
         .await
         .map_err(|e| (e.into(), final_url.clone()))?;
@@ -912,6 +987,26 @@ async fn run_in_context(
             .local_path(&manifest_artifact.key)
             .and_then(|p| p.parent().map(Path::to_path_buf)),
     })
+}
+
+/// Whether the page matches the profile's logged-out rule; says what matched.
+async fn login_wall(
+    page: &chromiumoxide::Page,
+    profile: &crate::behaviour::Profile,
+) -> Result<Option<String>, BrowserError> {
+    let rule = &profile.logged_out;
+    if rule.texts.is_empty() && rule.selectors.is_empty() {
+        return Ok(None);
+    }
+    let js = format!(
+        "(() => {{ const r = {}; const text = (document.body ? document.body.innerText : '').slice(0, 20000);
+          for (const t of r.texts) {{ const m = new RegExp(t, 'imu').exec(text); if (m) return 'text ' + JSON.stringify(m[0].slice(0, 80)); }}
+          for (const s of r.selectors) {{ try {{ const el = document.querySelector(s);
+            if (el && el.getClientRects().length) return 'element ' + s; }} catch (e) {{}} }}
+          return null; }})()",
+        serde_json::to_string(rule).unwrap_or_else(|_| "{\"texts\":[],\"selectors\":[]}".into())
+    );
+    eval(page, &js, Duration::from_secs(10)).await
 }
 
 /// Stores each file and reads it back: the stored checksum must match.

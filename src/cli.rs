@@ -2,6 +2,7 @@
 
 mod channel;
 mod commands;
+mod profiles;
 mod progress;
 mod snapshots;
 
@@ -52,6 +53,11 @@ pub enum Command {
     Snapshots(snapshots::SnapshotsCmd),
     /// Recompute every artifact's SHA-256 against its manifest.
     Verify(commands::VerifyArgs),
+    /// Search the text of extracted posts, comments and replies.
+    Search(profiles::SearchArgs),
+    /// Behaviour profiles of the platforms.
+    #[command(subcommand)]
+    Profiles(profiles::ProfilesCmd),
     /// Print the merged settings (secrets hidden).
     Config(commands::ConfigArgs),
     /// Serve the bundled sample channel on 127.0.0.1 and capture it.
@@ -114,6 +120,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
     match cli.command {
         Command::Config(a) => commands::config(&settings, a),
+        Command::Profiles(p) => profiles::run(&settings, p),
         Command::Bench(b) => commands::bench(&settings, b).await,
         command => {
             let bevara = match bevara::Bevara::open(settings).await {
@@ -126,7 +133,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Snapshots(s) => snapshots::run(&bevara, s).await,
                 Command::Verify(v) => commands::verify(&bevara, v).await,
                 Command::Demo(d) => commands::demo(bevara, d).await,
-                Command::Config(_) | Command::Bench(_) => unreachable!("handled above"),
+                Command::Search(s) => profiles::search(&bevara, s).await,
+                Command::Config(_) | Command::Bench(_) | Command::Profiles(_) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

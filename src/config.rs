@@ -34,6 +34,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Permit loopback, private and link-local targets (refused by default).
     pub allow_private_addresses: bool,
+    /// A directory of `*.toml` behaviour profiles overriding or adding to the built-in ones.
+    pub profiles_dir: String,
     pub browser: BrowserSettings,
     pub capture: CaptureSettings,
     pub recording: RecordingSettings,
@@ -127,6 +129,7 @@ impl Default for Settings {
         Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             allow_private_addresses: false,
+            profiles_dir: String::new(),
             browser: BrowserSettings::default(),
             capture: CaptureSettings::default(),
             recording: RecordingSettings::default(),

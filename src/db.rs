@@ -97,6 +97,15 @@ pub struct ArtifactRecord {
     pub height: Option<i64>,
 }
 
+/// An item found by [`Db::search`], with the snapshot it is in.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub snapshot_id: String,
+    pub channel: String,
+    pub captured_at: DateTime<Utc>,
+    pub item: crate::behaviour::items::Item,
+}
+
 /// Which captures to list.
 #[derive(Debug, Clone, Default)]
 pub struct CaptureFilter {

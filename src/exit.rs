@@ -31,11 +31,13 @@ pub enum ExitCode {
     Storage = 11,
     /// ffmpeg is missing or unusable, or a required recording failed.
     Recorder = 12,
+    /// The page shows a login wall; a login session is needed.
+    LoginRequired = 13,
 }
 
 impl ExitCode {
     /// Every code with its meaning, for `--help` and the README.
-    pub const ALL: [ExitCode; 13] = [
+    pub const ALL: [ExitCode; 14] = [
         ExitCode::Ok,
         ExitCode::Failure,
         ExitCode::Usage,
@@ -49,6 +51,7 @@ impl ExitCode {
         ExitCode::Truncated,
         ExitCode::Storage,
         ExitCode::Recorder,
+        ExitCode::LoginRequired,
     ];
 
     pub fn code(self) -> u8 {
@@ -71,6 +74,7 @@ impl ExitCode {
             ExitCode::Truncated => "truncated",
             ExitCode::Storage => "storage",
             ExitCode::Recorder => "recorder",
+            ExitCode::LoginRequired => "login-required",
         }
     }
 
@@ -90,6 +94,7 @@ impl ExitCode {
             ExitCode::Truncated => "capture complete, but a budget ended the pass early",
             ExitCode::Storage => "the object store or database failed",
             ExitCode::Recorder => "ffmpeg is missing or unusable, or a required recording failed",
+            ExitCode::LoginRequired => "the page shows a login wall; import a login session",
         }
     }
 

@@ -38,6 +38,7 @@ pub mod db;
 pub mod demo;
 pub mod exit;
 pub mod registry;
+pub mod session;
 pub mod store;
 pub mod target;
 
@@ -54,6 +55,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Bevara {
     settings: Arc<Settings>,
+    profiles: Arc<behaviour::Profiles>,
     db: Db,
     store: Arc<dyn ObjectStore>,
 }
@@ -70,6 +72,8 @@ pub enum OpenError {
     Db(#[from] db::DbError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Profile(#[from] behaviour::ProfileError),
 }
 
 impl Bevara {
@@ -82,8 +86,12 @@ impl Bevara {
         })?;
         let db = Db::open(&settings.database_url()).await?;
         let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(settings.objects_dir())?);
+        let dir = (!settings.profiles_dir.is_empty())
+            .then(|| std::path::Path::new(&settings.profiles_dir));
+        let profiles = Arc::new(behaviour::Profiles::load(dir)?);
         Ok(Self {
             settings: Arc::new(settings),
+            profiles,
             db,
             store,
         })
@@ -91,6 +99,11 @@ impl Bevara {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The behaviour profiles: built-in, with the profiles directory's overrides.
+    pub fn profiles(&self) -> &behaviour::Profiles {
+        &self.profiles
     }
 
     pub fn db(&self) -> &Db {

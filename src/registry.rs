@@ -159,3 +159,24 @@ mod tests {
         assert!("myspace".parse::<Platform>().is_err());
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub fn channel(id: &str, platform: Platform, url: &str) -> Channel {
+        Channel {
+            id: id.parse().unwrap(),
+            platform,
+            url: url.into(),
+            name: None,
+            owner: None,
+            admins: vec![],
+            purpose: None,
+            tags: vec![],
+            opened_at: Utc::now(),
+            closed_at: None,
+            recording: true,
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 mod common;
 
-use bevara::behaviour::{run_pass, Behaviour, PassBudget};
+use bevara::behaviour::{run_pass, PassBudget, Profile};
 use bevara::browser::{eval, Browser};
 use bevara::capture::{capture_channel, CaptureOptions, Trigger};
 
@@ -36,7 +36,7 @@ async fn generic_pass_expands_every_comment_and_reply_without_leaving_the_page()
         max_clicks: 1000,
         max_scroll_steps: 1000,
     };
-    let report = run_pass(&ctx.page, &Behaviour::generic(), &budget, None, None)
+    let report = run_pass(&ctx.page, &Profile::generic(), &budget, None, None)
         .await
         .unwrap();
     let state: serde_json::Value = eval(&ctx.page, "window.__fixtureState", Duration::from_secs(5))

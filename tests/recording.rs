@@ -26,9 +26,43 @@ font:bold 140px sans-serif;color:#fff}</style>
 const RED: [u8; 3] = [220, 30, 30];
 const PURPLE: [u8; 3] = [200, 0, 200];
 
+/// A long feed-like page: posts with text, avatars and pictures, for the benchmark.
+fn feed_like_page() -> String {
+    let words = "kommunen informerar om vägarbete skolan biblioteket öppettider \
+                 fotboll simhallen bygglov parkering återvinning kulturhuset";
+    let words: Vec<&str> = words.split_whitespace().collect();
+    let mut body = String::new();
+    for i in 0..300usize {
+        let hue = (i * 47) % 360;
+        let text: Vec<&str> = (0..40 + i % 30)
+            .map(|k| words[(i * 7 + k * 3) % words.len()])
+            .collect();
+        body.push_str(&format!(
+            "<article><header><i style=\"background:hsl({hue},60%,45%)\"></i><b>Användare {i}</b> \
+             <small>{} min sedan</small></header><p>{}</p>\
+             <div class=pic style=\"background:linear-gradient({}deg,hsl({hue},70%,60%),hsl({},70%,30%))\">Bild {i}</div>\
+             <footer>Gilla · Svara · Dela · {} kommentarer</footer></article>",
+            i * 3 + 1,
+            text.join(" "),
+            i * 13 % 360,
+            (hue + 120) % 360,
+            i % 17
+        ));
+    }
+    format!(
+        "<!doctype html><meta charset=utf-8><title>Flöde</title><style>\
+         body{{margin:0;background:#f0f2f5;font:16px sans-serif}}\
+         article{{background:#fff;width:680px;margin:16px auto;padding:12px 16px;border-radius:8px;box-shadow:0 1px 3px #0003}}\
+         header i{{display:inline-block;width:40px;height:40px;border-radius:50%;vertical-align:middle;margin-right:8px}}\
+         .pic{{height:360px;border-radius:6px;color:#fff;font:bold 48px sans-serif;display:flex;align-items:center;justify-content:center}}\
+         footer{{color:#65676b;margin-top:8px}}</style>{body}"
+    )
+}
+
 async fn serve() -> std::net::SocketAddr {
     let router = Router::new()
         .route("/colours", get(|| async { Html(COLOURS) }))
+        .route("/feed-like", get(|| async { Html(feed_like_page()) }))
         .merge(common::fixture_router());
     let (addr, _task) = bevara::demo::serve(router).await.unwrap();
     addr
@@ -313,7 +347,7 @@ fn missing_ffmpeg_is_reported_with_what_to_do() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run alone"]
 async fn bench_recording_cost() {
-    use bevara::behaviour::{run_pass, Behaviour, PassBudget};
+    use bevara::behaviour::{run_pass, PassBudget};
     let addr = serve().await;
     let dir = tempfile::tempdir().unwrap();
     let env = |k: &str| std::env::var(k).ok();
@@ -324,6 +358,13 @@ async fn bench_recording_cost() {
         ..Default::default()
     };
     println!("options: {opts:?}");
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            env("BEVARA_LOG").unwrap_or_else(|| "bevara::capture::recording=debug".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let rounds: usize = env("BEVARA_REC_ROUNDS").map_or(1, |v| v.parse().unwrap());
     let (browser, ctx) = browser().await;
     let page = &ctx.page;
     let title = render_title_card(page, &card("http://x/"), 1280, 900)
@@ -331,9 +372,7 @@ async fn bench_recording_cost() {
         .unwrap();
 
     // 1. Continuous motion for 20 s: the screencast's worst case.
-    page.goto(format!("http://{addr}/tall/200000"))
-        .await
-        .unwrap();
+    page.goto(format!("http://{addr}/feed-like")).await.unwrap();
     let out = dir
         .path()
         .join(format!("continuous.{}", opts.format.extension()));
@@ -351,16 +390,19 @@ async fn bench_recording_cost() {
     .unwrap();
     tokio::time::sleep(Duration::from_secs(20)).await;
     let s = rec.stop().await.unwrap();
+    if let Some(keep) = env("BEVARA_REC_KEEP") {
+        std::fs::copy(&out, Path::new(&keep).join(out.file_name().unwrap())).unwrap();
+    }
     let rec_secs = s.wall_secs - s.stop_secs;
     println!(
-        "continuous 20 s: encoder {:.1} CPU s / {:.1} wall s = {:.2} core; frames received {} ({:.1}/s), distinct {}, skipped {}, written {} ({} title); \
+        "continuous 20 s: encoder {:.1} CPU s / {:.1} wall s = {:.2} core; frames received {} ({:.1}/s), sent {}, skipped {}, written {} ({} title); \
          {:.1} MB per minute; stop() {:.2} s; max lag {:.2} s",
         s.encoder_cpu_secs,
         s.wall_secs,
         s.encoder_cpu_secs / s.wall_secs,
         s.frames_received,
         s.frames_received as f64 / rec_secs,
-        s.frames_distinct,
+        s.frames_sent,
         s.frames_skipped,
         s.frames_written,
         s.title_frames,
@@ -376,7 +418,7 @@ async fn bench_recording_cost() {
         max_clicks: 1000,
         max_scroll_steps: 1000,
     };
-    for round in 0..2 {
+    for round in 0..rounds {
         for record in [false, true] {
             let ctx = browser.new_context().await.unwrap();
             let page = &ctx.page;
@@ -399,9 +441,15 @@ async fn bench_recording_cost() {
             } else {
                 None
             };
-            let report = run_pass(page, &Behaviour::generic(), &budget, None, None)
-                .await
-                .unwrap();
+            let report = run_pass(
+                page,
+                &bevara::behaviour::Profile::generic(),
+                &budget,
+                None,
+                None,
+            )
+            .await
+            .unwrap();
             let pass = t.elapsed().as_secs_f64();
             let stats = match rec {
                 Some(r) => Some(r.stop().await.unwrap()),
@@ -412,12 +460,12 @@ async fn bench_recording_cost() {
                 None => println!("pass round {round} without recording: {pass:.2} s ({} clicks)", report.expanders_clicked),
                 Some(s) => println!(
                     "pass round {round} with recording: pass {pass:.2} s + stop {:.2} s = {total:.2} s; encoder {:.1} CPU s = {:.2} core; \
-                     frames received {}, distinct {}, written {}; {:.1} MB ({:.1} MB/min); max lag {:.2} s",
+                     frames received {}, sent {}, written {}; {:.1} MB ({:.1} MB/min); max lag {:.2} s",
                     s.stop_secs,
                     s.encoder_cpu_secs,
                     s.encoder_cpu_secs / s.wall_secs,
                     s.frames_received,
-                    s.frames_distinct,
+                    s.frames_sent,
                     s.frames_written,
                     s.bytes as f64 / 1e6,
                     s.bytes as f64 / 1e6 / s.duration_secs * 60.0,

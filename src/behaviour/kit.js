@@ -219,10 +219,17 @@
     const clicked = [];
     const top = -0.5 * innerHeight;
     const bottom = 1.5 * innerHeight;
-    const found = candidates(document.body || document.documentElement).filter((el) => {
+    const bySelector = new Set();
+    for (const sel of cfg.expander_selectors || []) {
+      try {
+        for (const el of document.querySelectorAll(sel)) bySelector.add(el);
+      } catch (e) {}
+    }
+    const found = [...new Set([...candidates(document.body || document.documentElement), ...bySelector])].filter((el) => {
       if (!visible(el) || disabled(el)) return false;
       const text = label(el);
-      if (!matches(res, text) || matches(never, text)) return false;
+      if (matches(never, text)) return false;
+      if (!bySelector.has(el) && !matches(res, text)) return false;
       const a = el.closest('a[href]');
       return !(a && leavesPage(a));
     });
@@ -248,6 +255,181 @@
       const r = el.getBoundingClientRect();
       return r.width > 0 && r.height > 0 && style(el).visibility !== 'hidden';
     });
+
+  // Sets menus such as the comment order: opens the control whose label
+  // matches `open`, then clicks the menu item matching `choose`.
+  B.menus = async (cfg) => {
+    const done = [];
+    for (const m of cfg.menu_choices || []) {
+      const open = new RegExp(m.open, 'iu');
+      const choose = new RegExp(m.choose, 'iu');
+      const openers = innermost(candidates(document.body).filter((el) => visible(el) && open.test(label(el))));
+      for (const el of openers.slice(0, 20)) {
+        if (B.clicks.has(el)) continue;
+        B.clicks.set(el, { n: 1, at: performance.now() });
+        el.scrollIntoView({ block: 'center', behavior: 'instant' });
+        click(el);
+        let item = null;
+        for (let i = 0; i < 25 && !item; i++) {
+          await new Promise((r) => setTimeout(r, 80));
+          item = innermost(
+            [...document.querySelectorAll('[role="menuitem"], [role="menuitemradio"], [role="option"], [role="radio"], li, button, [role="button"]')].filter(
+              (o) => visible(o) && choose.test(label(o)),
+            ),
+          )[0];
+        }
+        if (item) {
+          click(item);
+          done.push(label(item));
+          await new Promise((r) => setTimeout(r, 150));
+        }
+      }
+    }
+    return done;
+  };
+
+  // Removes overlays a profile names outright.
+  B.remove = (cfg) => {
+    let n = 0;
+    for (const sel of cfg.remove_selectors || []) {
+      try {
+        for (const el of document.querySelectorAll(sel)) {
+          el.remove();
+          n++;
+        }
+      } catch (e) {}
+    }
+    return n;
+  };
+
+  // Items: posts, comments and replies by the profile's rules. Only items
+  // that are new or changed since the last call are returned, so calling
+  // this at every scroll step stays cheap and virtualized feeds are
+  // collected as they pass.
+  B.sent = new WeakMap();
+  B.items = (rules) => {
+    const q = (root, sel) => {
+      if (!sel) return [];
+      try {
+        return [...root.querySelectorAll(sel)];
+      } catch (e) {
+        return [];
+      }
+    };
+    const kinds = new Map();
+    for (const el of q(document, rules.post)) kinds.set(el, 'post');
+    for (const el of q(document, rules.comment)) kinds.set(el, 'comment');
+    for (const el of q(document, rules.reply)) kinds.set(el, 'reply');
+    const itemOf = (node) => {
+      for (let e = node.parentElement; e; e = e.parentElement) if (kinds.has(e)) return e;
+      return null;
+    };
+    const own = (el, sel) => q(el, sel).filter((x) => !kinds.has(x) && itemOf(x) === el);
+    // FNV-1a over a string, as 13 base-36 digits: a content key for items
+    // without a platform id or permalink.
+    const fnv = (str) => {
+      let h = 0xcbf29ce484222325n;
+      for (const c of new TextEncoder().encode(str)) h = BigInt.asUintN(64, (h ^ BigInt(c)) * 0x100000001b3n);
+      return h.toString(36).padStart(13, '0');
+    };
+    const abs = (href) => {
+      try {
+        return new URL(href, location.href).href;
+      } catch (e) {
+        return null;
+      }
+    };
+    const authorRe = rules.author_label ? new RegExp(rules.author_label, 'iu') : null;
+    const out = [];
+    for (const [el, kind0] of kinds) {
+      if (!el.isConnected) continue;
+      const parentEl = itemOf(el);
+      let kind = kind0;
+      if (parentEl && kind === 'post') kind = 'comment';
+      if (parentEl && kind === 'comment' && kinds.get(parentEl) !== 'post' && itemOf(parentEl)) kind = 'reply';
+      if (parentEl && kind === 'comment' && ['comment', 'reply'].includes(kinds.get(parentEl))) kind = 'reply';
+      // Text: the rule's parts, or the container's own text without nested
+      // items and controls.
+      let text = '';
+      if (rules.text) {
+        text = own(el, rules.text)
+          .filter((x) => !own(el, rules.text).some((o) => o !== x && o.contains(x)))
+          .map((x) => x.innerText || x.textContent || '')
+          .join('\n');
+      }
+      if (!text.trim()) {
+        const clone = el.cloneNode(true);
+        const marks = q(el, '*');
+        const cloneMarks = q(clone, '*');
+        for (let i = cloneMarks.length - 1; i >= 0; i--) {
+          const orig = marks[i];
+          if ((kinds.has(orig) && orig !== el) || (rules.ignore && orig.matches(rules.ignore))) cloneMarks[i].remove();
+        }
+        text = clone.innerText || clone.textContent || '';
+      }
+      text = text.replace(/[ \t\u00a0]+/g, ' ').replace(/\s*\n\s*/g, '\n').trim();
+      const links = own(el, 'a[href]');
+      const perm = own(el, rules.permalink)[0];
+      const permalink = perm ? abs(perm.getAttribute('href')) : null;
+      let author = null;
+      if (authorRe) {
+        const m = authorRe.exec(el.getAttribute('aria-label') || '');
+        if (m) author = m[1];
+      }
+      if (!author) {
+        const a = own(el, rules.author)[0];
+        if (a) author = (a.innerText || a.textContent || '').trim().split('\n')[0];
+      }
+      if (!author) {
+        const line = (el.innerText || '').split('\n').map((l) => l.trim()).find((l) => l.length > 3 && l.length < 60);
+        author = line || null;
+      }
+      const t = own(el, rules.time)[0];
+      let shown = null;
+      let datetime = null;
+      if (t) {
+        datetime = t.getAttribute('datetime') || null;
+        shown = (t.innerText || t.textContent || t.getAttribute('title') || '').trim() || t.getAttribute('title');
+      } else if (perm && /\d/.test(perm.innerText || '')) {
+        shown = perm.innerText.trim();
+      }
+      let pid = null;
+      for (const a of rules.id_attributes || []) {
+        const v = el.getAttribute(a);
+        if (v && v.length > 3 && !v.startsWith(':')) {
+          pid = v;
+          break;
+        }
+      }
+      const item = {
+        platform_id: pid,
+        kind,
+        parent_key: parentEl ? parentEl.__bevaraKey || null : null,
+        author,
+        shown_time: shown,
+        datetime,
+        text,
+        permalink,
+        links: [...new Set(links.map((a) => abs(a.getAttribute('href'))).filter((h) => h && h !== permalink && !h.endsWith('#')))].slice(0, 50),
+        media: own(el, 'img[alt], video[aria-label], [role="img"][aria-label]')
+          .map((m) => (m.getAttribute('alt') || m.getAttribute('aria-label') || '').trim())
+          .filter((x) => x)
+          .slice(0, 20),
+      };
+      // The item's id: the platform's id, else its permalink, else a hash of
+      // kind, author, time and the start of the text (which a "see more"
+      // does not change).
+      if (!el.__bevaraKey) {
+        el.__bevaraKey = pid || permalink || 'h-' + fnv([kind, author, shown, text.slice(0, 80)].join('|'));
+      }
+      item.key = el.__bevaraKey;
+      const sig = JSON.stringify(item);
+      if (B.sent.get(el) === sig) continue;
+      B.sent.set(el, sig);
+      out.push(item);
+    }
+    return out;
+  };
 
   B.settle = (since, quietMs, maxMs, needChange) =>
     new Promise((resolve) => {

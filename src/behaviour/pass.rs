@@ -1,7 +1,9 @@
 //! The scroll-and-expand pass: the loop that drives the in-page kit and keeps
 //! the budgets.
 
-use super::{Behaviour, KIT_JS};
+use super::items::{Collector, RawItem};
+use super::profile::ItemRules;
+use super::{Behaviour, Profile, KIT_JS};
 use crate::browser::{eval, BrowserError};
 use chromiumoxide::Page;
 use serde::{Deserialize, Serialize};
@@ -55,7 +57,16 @@ pub struct PassReport {
     pub inner_scroller: bool,
     /// The budget that ended the pass early, if any.
     pub stopped_by: Option<String>,
+    /// Menus set before expanding (e.g. comment order), by the chosen label.
+    #[serde(default)]
+    pub menus_set: Vec<String>,
+    /// Items collected during the pass (posts, comments, replies).
+    #[serde(default)]
+    pub items_collected: usize,
     pub warnings: Vec<String>,
+    /// The items themselves; they go to `items.json`, not the manifest.
+    #[serde(skip)]
+    pub collected: Collector,
 }
 
 /// The pass could not go on.
@@ -96,6 +107,7 @@ const SMOOTH_MOVES: u32 = 8;
 struct Driver<'a> {
     page: &'a Page,
     cfg: String,
+    rules: String,
     behaviour: &'a Behaviour,
 }
 
@@ -186,7 +198,40 @@ impl Driver<'_> {
         Ok(labels.len() as u64)
     }
 
+    async fn collect(&self, report: &mut PassReport) -> Result<(), BrowserError> {
+        let batch: Vec<RawItem> = self
+            .call(&format!("__bevara.items({})", self.rules), CALL)
+            .await?;
+        report.collected.add(batch);
+        report.items_collected = report.collected.len();
+        Ok(())
+    }
+
+    async fn menus(&self, report: &mut PassReport) -> Result<(), BrowserError> {
+        if self.behaviour.menu_choices.is_empty() {
+            return Ok(());
+        }
+        let before = self.state().await?.mutations;
+        let set: Vec<String> = self
+            .call(&format!("__bevara.menus({})", self.cfg), CALL)
+            .await?;
+        if !set.is_empty() {
+            self.settle(
+                before,
+                self.behaviour.quiet_ms,
+                self.behaviour.expander_wait_ms,
+                true,
+            )
+            .await?;
+            report.menus_set.extend(set);
+        }
+        Ok(())
+    }
+
     async fn clear_dialogs(&self, report: &mut PassReport) -> Result<(), BrowserError> {
+        let _removed: u64 = self
+            .call(&format!("__bevara.remove({})", self.cfg), CALL)
+            .await?;
         let before = self.state().await?.mutations;
         if self.dismiss(report).await? > 0 {
             self.settle(before, self.behaviour.quiet_ms, 3000, true)
@@ -204,18 +249,22 @@ fn same_document(a: &str, b: &str) -> bool {
     strip(a) == strip(b)
 }
 
-/// Runs the pass on a loaded page and leaves it scrolled to the top.
+/// Runs the pass on a loaded page with a profile's behaviour, collects its
+/// items as they pass, and leaves it scrolled to the top.
 pub async fn run_pass(
     page: &Page,
-    behaviour: &Behaviour,
+    profile: &Profile,
     budget: &PassBudget,
     pacing: Option<&Pacing>,
     progress: Option<&watch::Sender<Progress>>,
 ) -> Result<PassReport, PassError> {
     let started = Instant::now();
+    let behaviour = &profile.behaviour;
+    let rules: &ItemRules = &profile.items;
     let driver = Driver {
         page,
         cfg: serde_json::to_string(behaviour).unwrap_or_else(|_| "{}".into()),
+        rules: serde_json::to_string(rules).unwrap_or_else(|_| "{}".into()),
         behaviour,
     };
     let mut report = PassReport {
@@ -225,6 +274,8 @@ pub async fn run_pass(
     driver.install().await?;
     let start_url = driver.state().await?.url;
     driver.clear_dialogs(&mut report).await?;
+    driver.menus(&mut report).await?;
+    driver.collect(&mut report).await?;
 
     let mut at_end_checks = 0u32;
     let quiet = behaviour.quiet_ms;
@@ -277,6 +328,8 @@ pub async fn run_pass(
                 tokio::time::sleep(p.dwell).await;
             }
             driver.clear_dialogs(&mut report).await?;
+            driver.menus(&mut report).await?;
+            driver.collect(&mut report).await?;
             at_end_checks = 0;
             continue;
         }
@@ -303,6 +356,8 @@ pub async fn run_pass(
                 tokio::time::sleep(p.step.saturating_sub(step_started.elapsed())).await;
             }
             driver.clear_dialogs(&mut report).await?;
+            driver.menus(&mut report).await?;
+            driver.collect(&mut report).await?;
             continue;
         }
         // At the bottom: give lazy loading time to add more.
@@ -334,6 +389,7 @@ pub async fn run_pass(
         }
         break;
     }
+    driver.collect(&mut report).await?;
     let st = driver.state().await?;
     report.final_height = st.height as u64;
     driver

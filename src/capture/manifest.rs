@@ -30,6 +30,15 @@ pub struct Manifest {
     pub trigger: ManifestTrigger,
     pub browser: ManifestBrowser,
     pub behaviour: PassReport,
+    /// The behaviour profile used.
+    #[serde(default)]
+    pub profile: String,
+    /// Items extracted into `items.json`.
+    #[serde(default)]
+    pub items: crate::behaviour::items::ItemCounts,
+    /// Changes since the channel's previous complete snapshot (null for the first).
+    #[serde(default)]
+    pub diff: Option<crate::archive::DiffSummary>,
     pub screenshot: Option<crate::capture::screenshot::ScreenshotStats>,
     /// The screen recording of the pass, when one was made.
     #[serde(default)]

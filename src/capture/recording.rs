@@ -247,17 +247,20 @@ pub struct RecordingStats {
     pub title_frames: u64,
     /// Screencast frames Chromium sent (each acknowledged).
     pub frames_received: u64,
-    /// Distinct images handed to ffmpeg (it repeats them onto the grid).
-    pub frames_distinct: u64,
+    /// JPEG frames handed to ffmpeg, which repeats them onto the grid: each
+    /// new screencast frame once, a still one again every half second.
+    pub frames_sent: u64,
     /// Frames skipped because ffmpeg lagged and its queue was full.
     pub frames_skipped: u64,
     /// File size.
     pub bytes: u64,
     /// CPU time ffmpeg used (user + system).
     pub encoder_cpu_secs: f64,
-    /// From [`Recorder::start`] to the end of [`Recorder::stop`].
+    /// From [`Recorder::start`] to the file being complete.
     pub wall_secs: f64,
-    /// How long [`Recorder::stop`] took: the wall time recording adds after the pass.
+    /// From the end of the recording ([`Recorder::stop`] or [`Recorder::end`])
+    /// to the file being complete: the wall time recording adds after the pass
+    /// when nothing else runs meanwhile.
     pub stop_secs: f64,
     /// The most ffmpeg's reading lagged behind the wall clock, seconds.
     pub max_lag_secs: f64,
@@ -365,16 +368,16 @@ impl Recorder {
         // are measured from about the same instant.
         let t0 = Instant::now();
         let (w, h) = opts.video_size();
-        let writer = tokio::spawn(grid::write_frames(
+        let writer = tokio::spawn(grid::write_frames(grid::WriterParams {
             stdin,
             rx,
-            mkv::header(w, h, opts.fps),
-            opts.write_timeout,
-            opts.fps,
+            header: mkv::header(w, h, opts.fps),
+            bound: opts.write_timeout,
+            fps: opts.fps,
             t0,
-            title_frames,
-            shared.clone(),
-        ));
+            title_slots: title_frames,
+            shared: shared.clone(),
+        }));
 
         let mut recorder = Recorder {
             page: page.clone(),
@@ -464,20 +467,19 @@ impl Recorder {
     /// Ends the recording: stops the screencast, fills the grid up to now,
     /// lets ffmpeg finish the file and renames it into place. On any encoder
     /// failure the partial file is removed and an error returned.
-    pub async fn stop(mut self) -> Result<RecordingStats, RecordingError> {
-        let stop_started = Instant::now();
-        let result = self.finish(stop_started).await;
-        if result.is_err() {
-            let _ = std::fs::remove_file(&self.part);
-            let _ = std::fs::remove_file(&self.out);
-        }
-        result
+    /// Same as `end().await.wait().await`.
+    pub async fn stop(self) -> Result<RecordingStats, RecordingError> {
+        self.end().await.wait().await
     }
 
-    async fn finish(&mut self, stop_started: Instant) -> Result<RecordingStats, RecordingError> {
+    /// Ends the recording now (the video ends at this instant) and stops the
+    /// screencast, without waiting for ffmpeg to finish the file: the caller
+    /// can take screenshots meanwhile and call [`Finishing::wait`] later.
+    pub async fn end(mut self) -> Finishing {
+        let ended = Instant::now();
         // The grid ends at this instant, whatever the rest costs.
         if let Some(stop) = self.stop_grid.take() {
-            let _ = stop.send(stop_started);
+            let _ = stop.send(ended);
         }
         match tokio::time::timeout(
             CDP_BOUND,
@@ -492,6 +494,13 @@ impl Recorder {
         if let Some(l) = self.listener.take() {
             l.abort();
         }
+        Finishing {
+            recorder: self,
+            ended,
+        }
+    }
+
+    async fn finish(&mut self, stop_started: Instant) -> Result<RecordingStats, RecordingError> {
         let bound = self.opts.finish_timeout;
         let deadline = tokio::time::Instant::now() + bound;
         let grid_end = match self.grid.take() {
@@ -508,6 +517,10 @@ impl Recorder {
                 return Err(self.timed_out(bound).await);
             }
         }
+        tracing::debug!(
+            secs = stop_started.elapsed().as_secs_f64(),
+            "the last frame went into ffmpeg"
+        );
         let mut encoder = self
             .encoder
             .take()
@@ -519,6 +532,10 @@ impl Recorder {
                 return Err(self.timed_out(bound).await);
             }
         };
+        tracing::debug!(
+            secs = stop_started.elapsed().as_secs_f64(),
+            "ffmpeg finished"
+        );
         let stderr = encoder.stderr_tail().await;
         if let Some(secs) = self.shared.stalled_secs() {
             return Err(RecordingError::EncoderStalled { secs, stderr });
@@ -556,6 +573,10 @@ impl Recorder {
         let mut verified = false;
         if self.opts.verify {
             verified = self.verify(frames_written).await?;
+            tracing::debug!(
+                secs = stop_started.elapsed().as_secs_f64(),
+                "ffprobe checked the file"
+            );
         }
         let stats = RecordingStats {
             path: self.out.clone(),
@@ -569,7 +590,7 @@ impl Recorder {
             frames_written,
             title_frames: self.title_frames.min(frames_written),
             frames_received: self.shared.frames_received.load(Ordering::SeqCst),
-            frames_distinct: self.shared.frames_sent.load(Ordering::SeqCst),
+            frames_sent: self.shared.frames_sent.load(Ordering::SeqCst),
             frames_skipped: self.shared.frames_skipped.load(Ordering::SeqCst),
             bytes,
             encoder_cpu_secs: exit.cpu_secs,
@@ -680,6 +701,32 @@ impl Drop for Recorder {
                 });
             }
         }
+    }
+}
+
+/// A recording that has ended; ffmpeg is finishing the file. Dropping it
+/// without [`Finishing::wait`] kills ffmpeg and removes the partial file.
+pub struct Finishing {
+    recorder: Recorder,
+    ended: Instant,
+}
+
+impl Finishing {
+    /// Waits (bounded by `finish_timeout`) for ffmpeg to finish the file,
+    /// checks it and renames it into place. On any encoder failure the
+    /// partial file is removed and an error returned.
+    pub async fn wait(mut self) -> Result<RecordingStats, RecordingError> {
+        let result = self.recorder.finish(self.ended).await;
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.recorder.part);
+            let _ = std::fs::remove_file(&self.recorder.out);
+        }
+        result
+    }
+
+    /// False once the encoder died or stopped taking frames.
+    pub fn is_healthy(&self) -> bool {
+        self.recorder.is_healthy()
     }
 }
 

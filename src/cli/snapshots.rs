@@ -26,6 +26,14 @@ pub enum SnapshotsCmd {
     },
     /// Show a snapshot's manifest.
     Show { snapshot_id: String },
+    /// New, removed and edited items between two snapshots of a channel.
+    Diff {
+        a: String,
+        b: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write every artifact and manifest.json of a snapshot into a directory.
     Get {
         snapshot_id: String,
@@ -135,6 +143,72 @@ pub async fn run(bevara: &Bevara, cmd: SnapshotsCmd) -> ExitCode {
                 Err(e) => fail(archive_exit(&e), e),
             }
         }
+        SnapshotsCmd::Diff { a, b, json } => match archive::diff(bevara, &a, &b).await {
+            Ok(d) if json => {
+                println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+                ExitCode::Ok
+            }
+            Ok(d) => {
+                let line = |i: &bevara::behaviour::items::Item| {
+                    let text: String = i.text.replace('\n', " ").chars().take(200).collect();
+                    format!(
+                        "{} {} [{}] {}",
+                        i.kind,
+                        i.author.as_deref().unwrap_or("?"),
+                        i.id,
+                        text
+                    )
+                };
+                println!("diff {} → {}", d.from, d.to);
+                for i in &d.removed {
+                    let to_at = bevara.db().capture(&d.to).await.map(|c| c.requested_at);
+                    let channel = bevara
+                        .db()
+                        .capture(&d.from)
+                        .await
+                        .map(|c| c.channel_id)
+                        .unwrap_or_default();
+                    let seen = match to_at {
+                        Ok(at) => bevara
+                            .db()
+                            .last_seen(&channel, &i.id, at)
+                            .await
+                            .ok()
+                            .flatten(),
+                        Err(_) => None,
+                    };
+                    let seen = seen
+                        .map(|(id, at)| {
+                            format!(" (last seen in {id}, {})", at.format("%Y-%m-%d %H:%M"))
+                        })
+                        .unwrap_or_default();
+                    println!("- removed {}{seen}", line(i));
+                }
+                for (before, after) in &d.edited {
+                    println!("~ edited  {}", line(after));
+                    println!(
+                        "          was: {}",
+                        before
+                            .text
+                            .replace('\n', " ")
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
+                    );
+                }
+                for i in &d.new {
+                    println!("+ new     {}", line(i));
+                }
+                println!(
+                    "{} new, {} removed, {} edited",
+                    d.new.len(),
+                    d.removed.len(),
+                    d.edited.len()
+                );
+                ExitCode::Ok
+            }
+            Err(e) => fail(archive_exit(&e), e),
+        },
         SnapshotsCmd::Get { snapshot_id, out } => {
             match archive::get(bevara, &snapshot_id, &out).await {
                 Ok(files) => {

@@ -2,8 +2,9 @@
 
 use super::{
     channel_from_parts, ArtifactRecord, CaptureFilter, CaptureFinish, CaptureRecord, CaptureState,
-    DbError,
+    DbError, SearchHit,
 };
+use crate::behaviour::items::{Item, Published};
 use crate::registry::{Channel, ChannelId};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -103,6 +104,54 @@ impl TryFrom<CaptureRow> for CaptureRecord {
             truncated: r.truncated,
             manifest_key: r.manifest_key,
             worker: r.worker,
+        })
+    }
+}
+
+/// An item row: the capture it belongs to and the item.
+struct ItemRow {
+    capture_id: String,
+    item: Item,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for ItemRow {
+    fn from_row(r: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+        let json = |col: &str| -> Result<Vec<String>, sqlx::Error> {
+            let s: String = r.try_get(col)?;
+            Ok(serde_json::from_str(&s).unwrap_or_default())
+        };
+        Ok(ItemRow {
+            capture_id: r.try_get("capture_id")?,
+            item: Item {
+                id: r.try_get("item_id")?,
+                kind: r.try_get("kind")?,
+                parent: r.try_get("parent")?,
+                author: r.try_get("author")?,
+                published: Published {
+                    shown: r.try_get("published_shown")?,
+                    parsed: r.try_get("published_at")?,
+                },
+                text: r.try_get("text")?,
+                permalink: r.try_get("permalink")?,
+                links: json("links")?,
+                media: json("media")?,
+            },
+        })
+    }
+}
+
+struct SearchRow {
+    row: ItemRow,
+    hit_channel: String,
+    hit_requested_at: DateTime<Utc>,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for SearchRow {
+    fn from_row(r: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+        Ok(SearchRow {
+            row: ItemRow::from_row(r)?,
+            hit_channel: r.try_get("hit_channel")?,
+            hit_requested_at: r.try_get("hit_requested_at")?,
         })
     }
 }
@@ -217,14 +266,37 @@ impl Db {
         Ok(())
     }
 
-    /// Marks a capture complete and records its artifacts, in one transaction.
+    /// Marks a capture complete and records its artifacts and items, in one transaction.
     pub async fn complete_capture(
         &self,
         id: &str,
         finish: &CaptureFinish,
         artifacts: &[ArtifactRecord],
+        items: &[Item],
     ) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await.map_err(q("begin"))?;
+        for (pos, it) in items.iter().enumerate() {
+            sqlx::query(
+                "INSERT OR REPLACE INTO items (capture_id, item_id, position, kind, parent, author, published_shown,
+                                               published_at, text, permalink, links, media)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&it.id)
+            .bind(pos as i64)
+            .bind(&it.kind)
+            .bind(&it.parent)
+            .bind(&it.author)
+            .bind(&it.published.shown)
+            .bind(it.published.parsed)
+            .bind(&it.text)
+            .bind(&it.permalink)
+            .bind(serde_json::to_string(&it.links).unwrap_or_else(|_| "[]".into()))
+            .bind(serde_json::to_string(&it.media).unwrap_or_else(|_| "[]".into()))
+            .execute(&mut *tx)
+            .await
+            .map_err(q("record item"))?;
+        }
         for a in artifacts {
             sqlx::query(
                 "INSERT OR REPLACE INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height)
@@ -352,6 +424,98 @@ impl Db {
             .await
             .map_err(q("list captures"))?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The channel's latest complete capture requested before `before`.
+    pub async fn previous_complete(
+        &self,
+        channel: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<String>, DbError> {
+        sqlx::query_scalar(
+            "SELECT id FROM captures WHERE channel_id = ? AND state = 'complete' AND requested_at < ?
+             ORDER BY requested_at DESC, id DESC LIMIT 1",
+        )
+        .bind(channel)
+        .bind(before)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("find previous capture"))
+    }
+
+    /// The items of a capture, in page order.
+    pub async fn items(&self, capture_id: &str) -> Result<Vec<Item>, DbError> {
+        let rows: Vec<ItemRow> =
+            sqlx::query_as("SELECT * FROM items WHERE capture_id = ? ORDER BY position")
+                .bind(capture_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(q("read items"))?;
+        Ok(rows.into_iter().map(|r| r.item).collect())
+    }
+
+    /// Items whose text or author contains every word, newest capture first.
+    pub async fn search(
+        &self,
+        words: &str,
+        channel: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SearchHit>, DbError> {
+        // Each word quoted, so FTS syntax in the input is only text.
+        let query = words
+            .split_whitespace()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT i.*, c.channel_id AS hit_channel, c.requested_at AS hit_requested_at
+             FROM items_fts f JOIN items i ON i.rowid = f.rowid JOIN captures c ON c.id = i.capture_id
+             WHERE c.state = 'complete' AND items_fts MATCH ",
+        );
+        qb.push_bind(query);
+        if let Some(ch) = channel {
+            qb.push(" AND c.channel_id = ").push_bind(ch.to_string());
+        }
+        qb.push(" ORDER BY c.requested_at DESC, i.position LIMIT ")
+            .push_bind(limit);
+        let rows: Vec<SearchRow> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("search items"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SearchHit {
+                snapshot_id: r.row.capture_id,
+                channel: r.hit_channel,
+                captured_at: r.hit_requested_at,
+                item: r.row.item,
+            })
+            .collect())
+    }
+
+    /// The latest complete capture of `channel` before `before` that holds `item_id`.
+    pub async fn last_seen(
+        &self,
+        channel: &str,
+        item_id: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<(String, DateTime<Utc>)>, DbError> {
+        let row = sqlx::query(
+            "SELECT c.id, c.requested_at FROM items i JOIN captures c ON c.id = i.capture_id
+             WHERE c.channel_id = ? AND i.item_id = ? AND c.state = 'complete' AND c.requested_at < ?
+             ORDER BY c.requested_at DESC LIMIT 1",
+        )
+        .bind(channel)
+        .bind(item_id)
+        .bind(before)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("find item"))?;
+        Ok(row.map(|r| (r.get("id"), r.get("requested_at"))))
     }
 
     pub async fn artifacts(&self, capture_id: &str) -> Result<Vec<ArtifactRecord>, DbError> {

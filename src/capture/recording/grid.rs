@@ -23,7 +23,7 @@ pub(super) type Frame = Arc<Vec<u8>>;
 #[derive(Default)]
 pub(super) struct Shared {
     pub frames_received: AtomicU64,
-    /// Distinct frames written into ffmpeg.
+    /// Frames written into ffmpeg: each new frame once, a still one every half second.
     pub frames_sent: AtomicU64,
     /// Frames skipped because ffmpeg lagged and the queue was full.
     pub frames_skipped: AtomicU64,
@@ -152,7 +152,8 @@ pub(super) fn slots_at_end(t0: Instant, at: Instant, fps: u32) -> u64 {
 
 /// Maps screencast frames onto the grid. On every tick, a frame that arrived
 /// since the last one sent is queued at the current slot; ffmpeg's `fps`
-/// filter repeats each frame until the next one's slot. Several frames within
+/// filter repeats each frame until the next one's slot (a still frame is sent
+/// again every half second). Several frames within
 /// one slot: the latest wins. The first frame is put at slot 0. At the end the
 /// latest frame is queued again at the last slot, so the file lasts exactly
 /// the title card plus the wall time of the recording. When ffmpeg lags and the
@@ -174,6 +175,7 @@ pub(super) async fn run_grid(p: GridParams) -> GridEnd {
     let period = Duration::from_secs_f64(1.0 / fps as f64);
     let mut ticks = tokio::time::interval_at(t0.into(), period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let refresh_slots = (fps as u64 / 2).max(1);
     let mut last_sent: Option<Frame> = None;
     // Page slot of the last frame queued.
     let mut last_slot: Option<u64> = None;
@@ -206,7 +208,12 @@ pub(super) async fn run_grid(p: GridParams) -> GridEnd {
         let Some(frame) = latest.borrow().clone() else {
             continue;
         };
-        if last_sent.as_ref().is_some_and(|l| Arc::ptr_eq(l, &frame)) {
+        let same = last_sent.as_ref().is_some_and(|l| Arc::ptr_eq(l, &frame));
+        // ffmpeg's fps filter repeats a frame only once the next one arrives:
+        // on a still page the frame is sent again every half second, so the
+        // repeats are encoded as time passes, not all when the page moves or
+        // the recording ends.
+        if same && !last_slot.is_some_and(|s| slot >= s + refresh_slots) {
             continue;
         }
         let slot = match last_slot {
@@ -224,7 +231,9 @@ pub(super) async fn run_grid(p: GridParams) -> GridEnd {
                 last_slot = Some(slot);
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
-                shared.frames_skipped.fetch_add(1, Ordering::Relaxed);
+                if !same {
+                    shared.frames_skipped.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 end.writer_gone = true;
@@ -261,19 +270,34 @@ pub(super) async fn run_grid(p: GridParams) -> GridEnd {
     end
 }
 
+pub(super) struct WriterParams {
+    pub stdin: Option<ChildStdin>,
+    pub rx: mpsc::Receiver<Packet>,
+    /// The Matroska stream header, written first.
+    pub header: Vec<u8>,
+    /// Bound on one write.
+    pub bound: Duration,
+    pub fps: u32,
+    /// Page slot 0, for the lag figure.
+    pub t0: Instant,
+    pub title_slots: u64,
+    pub shared: Arc<Shared>,
+}
+
 /// Writes the Matroska header, then each queued frame as a cluster at its
 /// slot, into ffmpeg's stdin, each write bounded; closes stdin when the queue
 /// ends. A failed or stalled write marks the encoder failed.
-pub(super) async fn write_frames(
-    stdin: Option<ChildStdin>,
-    mut rx: mpsc::Receiver<Packet>,
-    header: Vec<u8>,
-    bound: Duration,
-    fps: u32,
-    t0: Instant,
-    title_slots: u64,
-    shared: Arc<Shared>,
-) {
+pub(super) async fn write_frames(p: WriterParams) {
+    let WriterParams {
+        stdin,
+        mut rx,
+        header,
+        bound,
+        fps,
+        t0,
+        title_slots,
+        shared,
+    } = p;
     let Some(mut stdin) = stdin else {
         shared.fail(Failure::WriteFailed);
         return;
