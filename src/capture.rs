@@ -196,6 +196,11 @@ pub enum CaptureError {
         channel: String,
         what: String,
     },
+    #[error("the login session of {channel} cannot be used: {source}")]
+    Session {
+        channel: String,
+        source: crate::session::SessionError,
+    },
     #[error("the screen recording of {url} failed: {source}")]
     Recording {
         url: String,
@@ -231,7 +236,9 @@ impl CaptureError {
             }
             CaptureError::Work { .. } => ExitCode::Storage,
             CaptureError::Recording { .. } => ExitCode::Recorder,
-            CaptureError::LoginRequired { .. } => ExitCode::LoginRequired,
+            CaptureError::LoginRequired { .. } | CaptureError::Session { .. } => {
+                ExitCode::LoginRequired
+            }
             _ => ExitCode::Failure,
         }
     }
@@ -400,6 +407,8 @@ async fn run(
     target::check(&url, settings.allow_private_addresses)
         .await
         .map_err(|e| (e.into(), None))?;
+    // A stored login session is decrypted first, so a wrong key fails fast.
+    let session = load_session(settings, channel).map_err(|e| (e, None))?;
     phase("opening browser context");
     let url_s = url.to_string();
     let ctx = browser.new_context().await.map_err(|source| {
@@ -422,6 +431,7 @@ async fn run(
         requested_at,
         work,
         &url,
+        session.as_ref(),
         progress,
     )
     .await;
@@ -453,6 +463,7 @@ async fn run_in_context(
     requested_at: DateTime<Utc>,
     work: &Path,
     url: &url::Url,
+    session: Option<&crate::session::StoredSession>,
     progress: Option<&watch::Sender<Progress>>,
 ) -> RunResult {
     let settings = bevara.settings();
@@ -500,6 +511,34 @@ async fn run_in_context(
             Err(e) if settings.recording.required => return Err(recording_failed(e)),
             Err(e) => warnings.push(format!("the recording has no title card: {e}")),
         }
+    }
+
+    let mut manifest_session = None;
+    if let Some(s) = session {
+        let (cookies, storage) = crate::session::apply(page, &s.state).await.map_err(|e| {
+            (
+                CaptureError::Session {
+                    channel: channel.id.to_string(),
+                    source: e,
+                },
+                None,
+            )
+        })?;
+        let summary = s.state.summary();
+        if cookies < summary.cookies {
+            warnings.push(format!(
+                "the browser took {cookies} of the session's {} cookies (the others were expired or invalid)",
+                summary.cookies
+            ));
+        }
+        manifest_session = Some(manifest::ManifestSession {
+            imported_at: s.imported_at,
+            cookies: summary.cookies,
+            cookies_applied: cookies,
+            local_storage_items: storage,
+            domains: summary.domains,
+            earliest_expiry: summary.earliest_expiry,
+        });
     }
 
     // 1. Load, bounded.
@@ -927,6 +966,7 @@ async fn run_in_context(
         diff: diff.as_ref().map(crate::archive::DiffSummary::of),
         screenshot: Some(stats),
         recording: manifest_recording,
+        session: manifest_session,
         truncated,
         warnings: warnings.clone(),
         artifacts: artifacts.clone(),
@@ -987,6 +1027,22 @@ async fn run_in_context(
             .local_path(&manifest_artifact.key)
             .and_then(|p| p.parent().map(Path::to_path_buf)),
     })
+}
+
+/// The channel's stored login session, if it has one.
+fn load_session(
+    settings: &crate::Settings,
+    channel: &Channel,
+) -> Result<Option<crate::session::StoredSession>, CaptureError> {
+    let err = |source| CaptureError::Session {
+        channel: channel.id.to_string(),
+        source,
+    };
+    let store = settings.session_store().map_err(err)?;
+    if !store.exists(channel.id.as_str()) {
+        return Ok(None);
+    }
+    store.get(channel.id.as_str()).map_err(err)
 }
 
 /// Whether the page matches the profile's logged-out rule; says what matched.

@@ -4,6 +4,7 @@ mod channel;
 mod commands;
 mod profiles;
 mod progress;
+mod session;
 mod snapshots;
 
 use bevara::config::{Layers, Settings};
@@ -53,6 +54,9 @@ pub enum Command {
     Snapshots(snapshots::SnapshotsCmd),
     /// Recompute every artifact's SHA-256 against its manifest.
     Verify(commands::VerifyArgs),
+    /// Login sessions of channels, encrypted at rest.
+    #[command(subcommand)]
+    Session(session::SessionCmd),
     /// Search the text of extracted posts, comments and replies.
     Search(profiles::SearchArgs),
     /// Behaviour profiles of the platforms.
@@ -97,6 +101,12 @@ pub fn init_logging(verbose: u8) {
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
+    // chromiumoxide's connection logs raw DevTools messages at debug level,
+    // cookies of login sessions included: never let a log filter show them.
+    let filter = match "chromiumoxide::conn=info".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -134,6 +144,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Verify(v) => commands::verify(&bevara, v).await,
                 Command::Demo(d) => commands::demo(bevara, d).await,
                 Command::Search(s) => profiles::search(&bevara, s).await,
+                Command::Session(s) => session::run(&bevara, s).await,
                 Command::Config(_) | Command::Bench(_) | Command::Profiles(_) => {
                     unreachable!("handled above")
                 }

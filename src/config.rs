@@ -36,6 +36,10 @@ pub struct Settings {
     pub allow_private_addresses: bool,
     /// A directory of `*.toml` behaviour profiles overriding or adding to the built-in ones.
     pub profiles_dir: String,
+    /// The key (base64 or hex, 32 bytes) that encrypts channels' login sessions.
+    pub session_key: String,
+    /// A file holding the session key, instead of `session_key`.
+    pub session_key_file: String,
     pub browser: BrowserSettings,
     pub capture: CaptureSettings,
     pub recording: RecordingSettings,
@@ -130,6 +134,8 @@ impl Default for Settings {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             allow_private_addresses: false,
             profiles_dir: String::new(),
+            session_key: String::new(),
+            session_key_file: String::new(),
             browser: BrowserSettings::default(),
             capture: CaptureSettings::default(),
             recording: RecordingSettings::default(),
@@ -180,6 +186,27 @@ impl Settings {
     /// The local object store's root.
     pub fn objects_dir(&self) -> PathBuf {
         self.data_dir.join("objects")
+    }
+
+    /// Encrypted login sessions, one file per channel.
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.data_dir.join("sessions")
+    }
+
+    /// The session store: with its key when one is configured, else able only
+    /// to tell whether a session exists and to remove it.
+    pub fn session_store(
+        &self,
+    ) -> Result<crate::session::SessionStore, crate::session::SessionError> {
+        let value = (!self.session_key.is_empty()).then_some(self.session_key.as_str());
+        let file = (!self.session_key_file.is_empty()).then(|| Path::new(&self.session_key_file));
+        if value.is_none() && file.is_none() {
+            return Ok(crate::session::SessionStore::without_key(
+                self.sessions_dir(),
+            ));
+        }
+        let key = crate::session::SessionKey::load(value, file)?;
+        Ok(crate::session::SessionStore::new(self.sessions_dir(), key))
     }
 
     /// Scratch space for artifacts before they are stored.

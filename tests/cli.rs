@@ -713,3 +713,189 @@ async fn no_recording_and_a_missing_ffmpeg() {
         .iter()
         .all(|a| a["name"] != "recording.mp4"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_wall_ends_as_login_required() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = bevara(
+        d,
+        &[],
+        &[
+            "channel",
+            "add",
+            "fb",
+            "--platform",
+            "facebook",
+            "--url",
+            &format!("http://{addr}/login-wall"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = bevara(d, &[ALLOW], &["capture", "fb", "--no-recording"]).await;
+    assert_eq!(r.code, 13, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("login wall") && r.stderr.contains("bevara session import fb"),
+        "{}",
+        r.stderr
+    );
+    let list = captures(d).await;
+    assert_eq!(list[0]["state"], "failed");
+    assert_eq!(list[0]["failure_code"], "login-required");
+}
+
+#[tokio::test]
+async fn profiles_list_show_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = bevara(d, &[], &["profiles", "list"]).await;
+    for name in [
+        "generic",
+        "facebook",
+        "instagram",
+        "x",
+        "youtube",
+        "linkedin",
+        "blog",
+    ] {
+        assert!(
+            r.stdout.lines().any(|l| l.starts_with(name)),
+            "{name} missing:\n{}",
+            r.stdout
+        );
+    }
+    let r = bevara(d, &[], &["profiles", "show", "facebook"]).await;
+    assert!(
+        r.stdout.contains("Alla kommentarer") || r.stdout.contains("alla kommentarer"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("visa (fler|tidigare|äldre|alla)"),
+        "generic expanders are inherited"
+    );
+    assert_eq!(
+        bevara(d, &[], &["profiles", "show", "myspace"]).await.code,
+        3
+    );
+
+    std::fs::write(d.join("ok.toml"), "name = \"mastodon\"\ndescription = \"Mastodon\"\nrelies_on = [\"article\"]\nplatforms = [\"web\"]\n").unwrap();
+    let r = bevara(d, &[], &["profiles", "check", "ok.toml"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::write(d.join("bad.toml"), "name = \"b\"\ndescription = \"\"\nrelies_on = []\nplatforms = []\n[behaviour]\nexpanders = ['(oops']\n").unwrap();
+    let r = bevara(d, &[], &["profiles", "check", "bad.toml"]).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("bad.toml") && r.stderr.contains("(oops"),
+        "{}",
+        r.stderr
+    );
+
+    // A profiles directory overrides a built-in one.
+    std::fs::create_dir(d.join("profiles")).unwrap();
+    std::fs::copy(d.join("ok.toml"), d.join("profiles/mastodon.toml")).unwrap();
+    let r = bevara(
+        d,
+        &[("BEVARA_PROFILES_DIR", "profiles")],
+        &["profiles", "list"],
+    )
+    .await;
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("mastodon") && l.contains("profiles/mastodon.toml")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_session_logs_the_capture_in_and_never_shows_its_values() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = bevara(
+        d,
+        &[],
+        &[
+            "channel",
+            "add",
+            "fb",
+            "--platform",
+            "facebook",
+            "--url",
+            &format!("http://{addr}/members"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = bevara(d, &[], &["session", "keygen"])
+        .await
+        .stdout
+        .trim()
+        .to_string();
+    assert!(key.len() >= 43, "{key}");
+    let with_key = [ALLOW, ("BEVARA_SESSION_KEY", key.as_str())];
+    let cookies = d.join("cookies.json");
+    std::fs::write(
+        &cookies,
+        r#"[{"name":"sid","value":"hemligt-varde-123","domain":"127.0.0.1","path":"/","httpOnly":true,"secure":false,"sameSite":"lax","expirationDate":4102444800}]"#,
+    )
+    .unwrap();
+    let r = bevara(
+        d,
+        &with_key,
+        &["session", "import", "fb", cookies.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let show = bevara(d, &with_key, &["session", "show", "fb"]).await;
+    assert!(
+        show.stdout.contains("cookies:        1") && show.stdout.contains("127.0.0.1"),
+        "{}",
+        show.stdout
+    );
+    // Without the key the session cannot be used, and the capture says so.
+    let r = bevara(d, &[ALLOW], &["capture", "fb", "--no-recording"]).await;
+    assert_eq!(r.code, 13, "{}", r.stderr);
+    assert!(r.stderr.contains("BEVARA_SESSION_KEY"), "{}", r.stderr);
+    let r = bevara(d, &with_key, &["capture", "fb", "--no-recording", "-vv"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("hemligt") && !r.stdout.contains("hemligt"),
+        "a cookie value reached the logs"
+    );
+    let id = captures(d)
+        .await
+        .iter()
+        .find(|c| c["state"] == "complete")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = d.join("out");
+    bevara(
+        d,
+        &[],
+        &["snapshots", "get", &id, "--out", out.to_str().unwrap()],
+    )
+    .await;
+    assert!(std::fs::read_to_string(out.join("text.txt"))
+        .unwrap()
+        .contains("MEMBERTOKEN"));
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(!manifest.contains("hemligt"));
+    let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(m["session"]["cookies_applied"], 1, "{}", m["session"]);
+    assert!(!std::fs::read(d.join("data/sessions/fb.session"))
+        .unwrap()
+        .windows(7)
+        .any(|w| w == b"hemligt"));
+    assert_eq!(bevara(d, &[], &["session", "remove", "fb"]).await.code, 0);
+    assert_eq!(
+        bevara(d, &with_key, &["session", "show", "fb"]).await.code,
+        3
+    );
+}

@@ -229,7 +229,10 @@ async fn ffv1_recording_is_lossless_matroska() {
         .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let stats = recorder.stop().await.unwrap();
+    // end() stops the video now; ffmpeg finishes while other work could run.
+    let finishing = recorder.end().await;
+    assert!(finishing.is_healthy());
+    let stats = finishing.wait().await.unwrap();
     assert_eq!(stats.codec, "ffv1");
     assert_eq!(stats.media_type, "video/x-matroska");
     let info = probe(Path::new("ffprobe"), &out, Duration::from_secs(30))
@@ -314,6 +317,44 @@ async fn encoder_that_dies_fails_the_recording_and_leaves_no_file() {
         "{msg}"
     );
     assert!(!out.exists() && !part_path(&out).exists());
+    browser.dispose(ctx).await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_without_title_stops_at_max_duration() {
+    let addr = serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (browser, ctx) = browser().await;
+    let page = &ctx.page;
+    page.goto(format!("http://{addr}/colours")).await.unwrap();
+    let out = dir.path().join("short.mp4");
+    let opts = RecordingOptions {
+        max_duration: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let recorder = Recorder::start(page, &out, opts, None).await.unwrap();
+    for _ in 0..20 {
+        let _: f64 = eval(
+            page,
+            "window.scrollBy(0, 150), scrollY",
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stats = recorder.stop().await.unwrap();
+    assert!(stats.truncated, "{stats:?}");
+    assert_eq!(stats.title_frames, 0);
+    assert_eq!(stats.frames_written, 25, "{stats:?}");
+    let info = probe(Path::new("ffprobe"), &out, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(info.frames, 25);
+    assert!((info.duration_secs - 1.0).abs() < 0.1, "{info:?}");
+    // The first frame is the top of the page, not a title card.
+    assert_colour(&frame_at(&out, 0.0, dir.path()), 40, 40, RED, "first frame");
     browser.dispose(ctx).await;
     browser.close().await;
 }

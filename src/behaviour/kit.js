@@ -342,7 +342,8 @@
     const authorRe = rules.author_label ? new RegExp(rules.author_label, 'iu') : null;
     const out = [];
     for (const [el, kind0] of kinds) {
-      if (!el.isConnected) continue;
+      // Not rendered (display: none) is not shown on the page.
+      if (!el.isConnected || el.getClientRects().length === 0) continue;
       const parentEl = itemOf(el);
       let kind = kind0;
       if (parentEl && kind === 'post') kind = 'comment';

@@ -43,11 +43,25 @@ pub struct Manifest {
     /// The screen recording of the pass, when one was made.
     #[serde(default)]
     pub recording: Option<ManifestRecording>,
+    /// The login session the capture used (counts and domains, never values).
+    #[serde(default)]
+    pub session: Option<ManifestSession>,
     /// True when a budget ended the pass before the end of the page.
     pub truncated: bool,
     pub warnings: Vec<String>,
     pub artifacts: Vec<ManifestArtifact>,
     pub generator: String,
+}
+
+/// What is known of a login session without revealing it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestSession {
+    pub imported_at: DateTime<Utc>,
+    pub cookies: usize,
+    pub cookies_applied: usize,
+    pub local_storage_items: usize,
+    pub domains: Vec<String>,
+    pub earliest_expiry: Option<DateTime<Utc>>,
 }
 
 /// What the screen recording is: enough to play and judge it without opening it.

@@ -4,20 +4,29 @@
 //! Chromium sends JPEG frames (`Page.screencastFrame`) unevenly, about 50 a
 //! second while the page moves and none while it is still. Every frame is
 //! acknowledged at once, decoded from base64 and kept as "the latest frame".
-//! A grid task puts one frame into the encoder's queue per slot of a fixed
-//! 1/fps grid, repeating the latest frame when none arrived and catching up
-//! when a tick is late, so the video's duration is the wall time of the
-//! recording. ffmpeg never sees wall-clock timestamps: it reads the frames as
-//! a constant-rate MJPEG stream on its stdin.
+//! A grid task ticks every 1/fps s and gives a frame that arrived since the
+//! last tick the current slot of that fixed grid (the latest wins; a late
+//! tick takes the slot it is in, so the timeline follows the wall clock).
+//! ffmpeg never sees wall-clock timestamps, only slot numbers: the frames go
+//! into its stdin as a small Matroska stream (MJPEG, one frame per cluster,
+//! timestamp = slot / fps), and its `fps` filter repeats each decoded frame
+//! until the next one's slot. A repeat therefore costs no JPEG decoding; a
+//! still frame is sent again every half second so the repeats are encoded as
+//! time passes. At the end the latest frame is put at the last slot, so the
+//! video lasts the title card plus the wall time of the recording, at a
+//! constant frame rate.
 //!
 //! The file starts with a title card (channel, URL, capture time, snapshot
 //! id) for `title_seconds`, so it describes itself when found alone.
 //!
-//! ffmpeg is limited to one thread. The MP4 is fragmented (a fragment per
-//! two-second keyframe interval), so a file cut off mid-way still plays. While
-//! recording, ffmpeg writes `<out>.part`; only a recording that ended well is
-//! renamed to `<out>`. An encoder that dies fails the recording and its
-//! partial file is removed.
+//! ffmpeg is limited to one thread. The MP4 is H.264 yuv420p, fragmented (a
+//! fragment per two-second keyframe interval), so a file cut off mid-way still
+//! plays. While recording, ffmpeg writes `<out>.part`; only a recording that
+//! ended well is renamed to `<out>`. An encoder that dies or stops reading
+//! fails the recording and its partial file is removed. If ffmpeg falls
+//! behind, up to five seconds of frames wait in a queue; beyond that, new
+//! frames are skipped (the previous one shows longer) and the timeline stays
+//! right.
 
 mod encoder;
 mod grid;

@@ -36,7 +36,7 @@ pub struct StoredSession {
 #[derive(Debug, Clone)]
 pub struct SessionStore {
     dir: PathBuf,
-    key: SessionKey,
+    key: Option<SessionKey>,
 }
 
 impl SessionStore {
@@ -44,8 +44,22 @@ impl SessionStore {
     pub fn new(dir: impl Into<PathBuf>, key: SessionKey) -> Self {
         Self {
             dir: dir.into(),
-            key,
+            key: Some(key),
         }
+    }
+
+    /// A store without a key: [`exists`](Self::exists) and
+    /// [`remove`](Self::remove) work, everything else fails with
+    /// [`SessionError::NoKey`]. For removing a session whose key is lost.
+    pub fn without_key(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            key: None,
+        }
+    }
+
+    fn key(&self) -> Result<&SessionKey, SessionError> {
+        self.key.as_ref().ok_or(SessionError::NoKey)
     }
 
     /// The directory the session files are in.
@@ -138,7 +152,7 @@ impl SessionStore {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let aad = associated_data(channel);
         let ciphertext = self
-            .key
+            .key()?
             .cipher()
             .encrypt(
                 &nonce,
@@ -174,7 +188,7 @@ impl SessionStore {
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let aad = associated_data(channel);
-        self.key
+        self.key()?
             .cipher()
             .decrypt(
                 XNonce::from_slice(nonce),

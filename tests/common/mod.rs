@@ -51,6 +51,29 @@ async fn static_file(UrlPath(name): UrlPath<String>) -> Response {
     }
 }
 
+/// Files of the platform fixtures (`tests/fixtures/<platform>/…`).
+async fn platform_file(UrlPath((platform, path)): UrlPath<(String, String)>) -> Response {
+    if platform.contains("..") || path.contains("..") {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let mut file = fixture_dir().parent().unwrap().join(&platform).join(&path);
+    if file.is_dir() || path.is_empty() || path.ends_with('/') {
+        file = file.join("index.html");
+    }
+    match std::fs::read(&file) {
+        Ok(bytes) => {
+            let ct = match file.extension().and_then(|e| e.to_str()) {
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => "text/css; charset=utf-8",
+                Some("json") => "application/json",
+                _ => "text/html; charset=utf-8",
+            };
+            ([(header::CONTENT_TYPE, ct)], bytes).into_response()
+        }
+        Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
 /// A feed that never ends: 5 more posts whenever the reader nears the bottom.
 const ENDLESS: &str = r#"<!doctype html><meta charset=utf-8><title>Ändlöst flöde</title>
 <style>.p{height:400px;margin:10px;background:#eef}</style><div id=f></div><script>
@@ -59,10 +82,46 @@ function more(){for(let i=0;i<5;i++){const d=document.createElement('div');d.cla
 more();more();addEventListener('scroll',()=>{if(scrollY+innerHeight>document.body.scrollHeight-800)setTimeout(more,100);});
 </script>"#;
 
+/// Which version of the feed `/variable/feed.html` serves (1, or 2 after an
+/// edit and a deletion), so one channel URL can change between captures.
+pub static FEED_VARIANT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+async fn variable_file(UrlPath(name): UrlPath<String>) -> Response {
+    if name == "feed.html" {
+        let html = std::fs::read_to_string(fixture_dir().join("feed.html")).unwrap();
+        let v = FEED_VARIANT.load(std::sync::atomic::Ordering::SeqCst);
+        let html = html.replacen(
+            "<script",
+            &format!("<script>window.__variant = {v};</script><script"),
+            1,
+        );
+        return Html(html).into_response();
+    }
+    static_file(UrlPath(name)).await
+}
+
+/// A login wall as Facebook shows it to visitors without a session.
+const LOGIN_WALL: &str = "<!doctype html><meta charset=utf-8><title>Facebook</title><h1>Du måste logga in för att fortsätta.</h1><form><input name=email><button>Logga in</button></form>";
+
 /// The fixture site: the feed files plus pages that misbehave on purpose.
 pub fn fixture_router() -> Router {
     Router::new()
         .route("/site/{name}", get(static_file))
+        .route("/variable/{name}", get(variable_file))
+        .route("/login-wall", get(|| async { Html(LOGIN_WALL) }))
+        // Shows who is logged in when the session cookie comes along.
+        .route(
+            "/members",
+            get(|headers: axum::http::HeaderMap| async move {
+                let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if cookie.contains("sid=hemligt-varde-123") {
+                    Html("<!doctype html><title>Medlemmar</title><p>Inloggad som Anna Admin. MEMBERTOKEN</p>".to_string())
+                } else {
+                    Html(LOGIN_WALL.to_string())
+                }
+            }),
+        )
+        .route("/fixtures/{platform}/{*path}", get(platform_file))
         .route("/tall/{h}", get(|UrlPath(h): UrlPath<u64>| async move { Html(bevara::bench::tall_page_html(h)) }))
         .route("/endless", get(|| async { Html(ENDLESS) }))
         // Accepts the connection and never answers.
