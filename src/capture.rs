@@ -279,7 +279,7 @@ pub fn snapshot_prefix(channel: &str, at: DateTime<Utc>, snapshot_id: &str) -> S
 }
 
 struct Produced {
-    name: &'static str,
+    name: String,
     media_type: &'static str,
     path: PathBuf,
     size: Option<(u32, u32)>,
@@ -712,8 +712,7 @@ async fn run_in_context(
         .timezone
         .parse()
         .unwrap_or(chrono_tz::Europe::Stockholm);
-    let items = std::mem::take(&mut pass.collected).finish(requested_at, tz);
-    let counts = ItemCounts::of(&items);
+    let mut collected = std::mem::take(&mut pass.collected);
 
     // 3. Artifacts.
     let art_bound = Duration::from_secs(c.artifact_timeout_secs);
@@ -729,6 +728,7 @@ async fn run_in_context(
         )
     };
     let mut produced = Vec::new();
+    let mut pages = vec![after.href.clone()];
     let manifest_recording = recording_stats.map(|s| {
         let name = if s.format == recording::RecordingFormat::MkvFfv1 {
             "recording.mkv"
@@ -736,7 +736,7 @@ async fn run_in_context(
             "recording.mp4"
         };
         produced.push(Produced {
-            name,
+            name: name.into(),
             media_type: s.format.media_type(),
             path: s.path.clone(),
             size: Some((s.width, s.height)),
@@ -796,12 +796,182 @@ async fn run_in_context(
         )
     })?;
     produced.push(Produced {
-        name: "screenshot.png",
+        name: "screenshot.png".into(),
         media_type: "image/png",
         path: shot_path,
         size: Some((stats.width, stats.height)),
     });
 
+    phase("text");
+    let text: String = eval(
+        page,
+        "document.body ? document.body.innerText : ''",
+        art_bound,
+    )
+    .await
+    .map_err(|e| fail("text", e.to_string()))?;
+    let text_path = work.join("text.txt");
+    write(&text_path, text.as_bytes()).map_err(|e| fail("text", e))?;
+    produced.push(Produced {
+        name: "text.txt".into(),
+        media_type: "text/plain; charset=utf-8",
+        path: text_path,
+        size: None,
+    });
+
+    if c.pdf {
+        phase("pdf");
+        let params = PrintToPdfParams {
+            print_background: Some(true),
+            ..Default::default()
+        };
+        let pdf = tokio::time::timeout(art_bound, page.execute(params))
+            .await
+            .map_err(|_| fail("PDF", format!("no answer within {} s", art_bound.as_secs())))?
+            .map_err(|e| fail("PDF", e.to_string()))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(AsRef::<str>::as_ref(&pdf.result.data))
+            .map_err(|e| fail("PDF", e.to_string()))?;
+        let path = work.join("page.pdf");
+        write(&path, &bytes).map_err(|e| fail("PDF", e))?;
+        produced.push(Produced {
+            name: "page.pdf".into(),
+            media_type: "application/pdf",
+            path,
+            size: None,
+        });
+    }
+
+    if c.mhtml {
+        phase("mhtml");
+        let params = CaptureSnapshotParams {
+            format: Some(CaptureSnapshotFormat::Mhtml),
+        };
+        let snap = tokio::time::timeout(art_bound, page.execute(params))
+            .await
+            .map_err(|_| {
+                fail(
+                    "MHTML",
+                    format!("no answer within {} s", art_bound.as_secs()),
+                )
+            })?
+            .map_err(|e| fail("MHTML", e.to_string()))?;
+        let path = work.join("page.mhtml");
+        write(&path, snap.result.data.as_bytes()).map_err(|e| fail("MHTML", e))?;
+        produced.push(Produced {
+            name: "page.mhtml".into(),
+            media_type: "multipart/related",
+            path,
+            size: None,
+        });
+    }
+    // Further pages of the same content (comment pages of a blog post).
+    if !profile.pagination.next.is_empty() && profile.pagination.max_pages > 1 {
+        let mut visited = vec![after.href.clone()];
+        let mut queue: std::collections::VecDeque<String> =
+            next_links(page, &profile.pagination.next, url)
+                .await
+                .map_err(browser_err)?
+                .into();
+        while let Some(href) = queue.pop_front() {
+            if visited.contains(&href) {
+                continue;
+            }
+            if visited.len() >= profile.pagination.max_pages as usize {
+                warnings.push(format!(
+                    "stopped at pagination.max_pages = {}; {href} and later pages were not captured",
+                    profile.pagination.max_pages
+                ));
+                break;
+            }
+            visited.push(href.clone());
+            let n = visited.len();
+            phase("next page");
+            match tokio::time::timeout(Duration::from_secs(load_secs), page.goto(href.as_str()))
+                .await
+            {
+                Ok(Ok(_)) => {}
+                _ => {
+                    warnings.push(format!(
+                        "page {n} ({href}) did not load; it is missing from this snapshot"
+                    ));
+                    continue;
+                }
+            }
+            let mut more = run_pass(page, profile, &budget, None, progress)
+                .await
+                .map_err(|source| {
+                    (
+                        CaptureError::Pass {
+                            url: href.clone(),
+                            source,
+                        },
+                        final_url.clone(),
+                    )
+                })?;
+            warnings.extend(more.warnings.iter().map(|w| format!("page {n}: {w}")));
+            collected.merge(std::mem::take(&mut more.collected));
+            let height: u64 = eval(
+                page,
+                "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)",
+                call,
+            )
+            .await
+            .map_err(browser_err)?;
+            let shot = work.join(format!("screenshot-p{n}.png"));
+            let st = screenshot::full_page(
+                page,
+                &shot,
+                width,
+                height.min(c.max_page_height),
+                c.tile_height,
+                art_bound,
+            )
+            .await
+            .map_err(|source| {
+                (
+                    CaptureError::Screenshot {
+                        url: href.clone(),
+                        source,
+                    },
+                    final_url.clone(),
+                )
+            })?;
+            produced.push(Produced {
+                name: format!("screenshot-p{n}.png"),
+                media_type: "image/png",
+                path: shot,
+                size: Some((st.width, st.height)),
+            });
+            let text: String = eval(
+                page,
+                "document.body ? document.body.innerText : ''",
+                art_bound,
+            )
+            .await
+            .map_err(|e| fail("text", e.to_string()))?;
+            let text_path = work.join(format!("text-p{n}.txt"));
+            write(&text_path, format!("{href}\n\n{text}").as_bytes())
+                .map_err(|e| fail("text", e))?;
+            produced.push(Produced {
+                name: format!("text-p{n}.txt"),
+                media_type: "text/plain; charset=utf-8",
+                path: text_path,
+                size: None,
+            });
+            pages.push(href.clone());
+            for link in next_links(page, &profile.pagination.next, url)
+                .await
+                .map_err(browser_err)?
+            {
+                if !visited.contains(&link) && !queue.contains(&link) {
+                    queue.push_back(link);
+                }
+            }
+        }
+    }
+    let items = collected.finish(requested_at, tz);
+    let counts = ItemCounts::of(&items);
     let items_doc = ItemsDocument {
         schema: "bevara.items".into(),
         schema_version: ITEMS_SCHEMA_VERSION,
@@ -816,7 +986,7 @@ async fn run_in_context(
     let json = serde_json::to_vec_pretty(&items_doc).map_err(|e| fail("items", e.to_string()))?;
     write(&items_path, &json).map_err(|e| fail("items", e))?;
     produced.push(Produced {
-        name: "items.json",
+        name: "items.json".into(),
         media_type: "application/json",
         path: items_path,
         size: None,
@@ -846,69 +1016,6 @@ async fn run_in_context(
         }
     };
 
-    phase("text");
-    let text: String = eval(
-        page,
-        "document.body ? document.body.innerText : ''",
-        art_bound,
-    )
-    .await
-    .map_err(|e| fail("text", e.to_string()))?;
-    let text_path = work.join("text.txt");
-    write(&text_path, text.as_bytes()).map_err(|e| fail("text", e))?;
-    produced.push(Produced {
-        name: "text.txt",
-        media_type: "text/plain; charset=utf-8",
-        path: text_path,
-        size: None,
-    });
-
-    if c.pdf {
-        phase("pdf");
-        let params = PrintToPdfParams {
-            print_background: Some(true),
-            ..Default::default()
-        };
-        let pdf = tokio::time::timeout(art_bound, page.execute(params))
-            .await
-            .map_err(|_| fail("PDF", format!("no answer within {} s", art_bound.as_secs())))?
-            .map_err(|e| fail("PDF", e.to_string()))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(AsRef::<str>::as_ref(&pdf.result.data))
-            .map_err(|e| fail("PDF", e.to_string()))?;
-        let path = work.join("page.pdf");
-        write(&path, &bytes).map_err(|e| fail("PDF", e))?;
-        produced.push(Produced {
-            name: "page.pdf",
-            media_type: "application/pdf",
-            path,
-            size: None,
-        });
-    }
-
-    if c.mhtml {
-        phase("mhtml");
-        let params = CaptureSnapshotParams {
-            format: Some(CaptureSnapshotFormat::Mhtml),
-        };
-        let snap = tokio::time::timeout(art_bound, page.execute(params))
-            .await
-            .map_err(|_| {
-                fail(
-                    "MHTML",
-                    format!("no answer within {} s", art_bound.as_secs()),
-                )
-            })?
-            .map_err(|e| fail("MHTML", e.to_string()))?;
-        let path = work.join("page.mhtml");
-        write(&path, snap.result.data.as_bytes()).map_err(|e| fail("MHTML", e))?;
-        produced.push(Produced {
-            name: "page.mhtml",
-            media_type: "multipart/related",
-            path,
-            size: None,
-        });
-    }
     let finished_at = Utc::now();
 
     // 4. Manifest, store, verify, record.
@@ -916,9 +1023,10 @@ async fn run_in_context(
     let prefix = snapshot_prefix(channel.id.as_str(), requested_at, snapshot_id);
     let mut artifacts = Vec::new();
     for p in &produced {
-        let digest = sha256_file(&p.path).map_err(|e| fail(p.name, e.to_string()))?;
+        let digest =
+            sha256_file(&p.path).map_err(|e| fail("artifact", format!("{}: {e}", p.name)))?;
         artifacts.push(ManifestArtifact {
-            name: p.name.to_string(),
+            name: p.name.clone(),
             key: format!("{prefix}/{}", p.name),
             media_type: p.media_type.to_string(),
             bytes: digest.bytes,
@@ -962,6 +1070,7 @@ async fn run_in_context(
         },
         behaviour: pass,
         profile: profile.name.clone(),
+        pages,
         items: counts,
         diff: diff.as_ref().map(crate::archive::DiffSummary::of),
         screenshot: Some(stats),
@@ -1027,6 +1136,28 @@ async fn run_in_context(
             .local_path(&manifest_artifact.key)
             .and_then(|p| p.parent().map(Path::to_path_buf)),
     })
+}
+
+/// Links to further pages of the same content, same host only, absolute.
+async fn next_links(
+    page: &chromiumoxide::Page,
+    selector: &str,
+    base: &url::Url,
+) -> Result<Vec<String>, BrowserError> {
+    let js = format!(
+        "(() => {{ try {{ return [...document.querySelectorAll({})].map(a => a.href).filter(Boolean); }} catch (e) {{ return []; }} }})()",
+        serde_json::to_string(selector).unwrap_or_else(|_| "''".into())
+    );
+    let links: Vec<String> = eval(page, &js, Duration::from_secs(10)).await?;
+    Ok(links
+        .into_iter()
+        .filter_map(|l| url::Url::parse(&l).ok())
+        .filter(|u| u.host_str() == base.host_str() && matches!(u.scheme(), "http" | "https"))
+        .map(|mut u| {
+            u.set_fragment(None);
+            u.to_string()
+        })
+        .collect())
 }
 
 /// The channel's stored login session, if it has one.

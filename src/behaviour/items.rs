@@ -122,6 +122,12 @@ impl Collector {
         }
     }
 
+    /// Adds another collector's items (another page of the same content).
+    pub fn merge(&mut self, other: Collector) {
+        let Collector { order, mut items } = other;
+        self.add(order.into_iter().filter_map(|k| items.remove(&k)).collect());
+    }
+
     pub fn len(&self) -> usize {
         self.order.len()
     }

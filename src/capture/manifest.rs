@@ -33,6 +33,9 @@ pub struct Manifest {
     /// The behaviour profile used.
     #[serde(default)]
     pub profile: String,
+    /// Every page captured: the channel's page, then further comment pages.
+    #[serde(default)]
+    pub pages: Vec<String>,
     /// Items extracted into `items.json`.
     #[serde(default)]
     pub items: crate::behaviour::items::ItemCounts,

@@ -804,6 +804,23 @@ mod tests {
     }
 
     #[test]
+    fn recorder_and_its_futures_can_move_between_threads() {
+        fn is_send<T: Send>(_: &T) {}
+        fn check(page: &Page, a: Recorder, b: Recorder, f: Finishing) {
+            is_send(&Recorder::start(
+                page,
+                Path::new("x.mp4"),
+                RecordingOptions::default(),
+                None,
+            ));
+            is_send(&a.stop());
+            is_send(&b.end());
+            is_send(&f.wait());
+        }
+        let _ = check;
+    }
+
+    #[test]
     fn part_file_sits_beside_the_output() {
         assert_eq!(
             part_path(Path::new("/w/recording.mp4")),

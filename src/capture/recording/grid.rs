@@ -177,6 +177,7 @@ pub(super) async fn run_grid(p: GridParams) -> GridEnd {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let refresh_slots = (fps as u64 / 2).max(1);
     let mut last_sent: Option<Frame> = None;
+    let mut last_skipped: Option<Frame> = None;
     // Page slot of the last frame queued.
     let mut last_slot: Option<u64> = None;
     let mut end = GridEnd::default();
@@ -194,6 +195,8 @@ pub(super) async fn run_grid(p: GridParams) -> GridEnd {
         let slot = slots_due(t0, Instant::now(), fps) - 1;
         if slot >= max_slots {
             end.truncated = true;
+            // ffmpeg will finish on its own now; that is no failure.
+            shared.closing.store(true, Ordering::SeqCst);
             tracing::warn!(
                 secs = max_slots / fps as u64,
                 "the recording reached its maximum duration; the rest of the pass is not recorded"
@@ -213,7 +216,7 @@ pub(super) async fn run_grid(p: GridParams) -> GridEnd {
         // on a still page the frame is sent again every half second, so the
         // repeats are encoded as time passes, not all when the page moves or
         // the recording ends.
-        if same && !last_slot.is_some_and(|s| slot >= s + refresh_slots) {
+        if same && last_slot.is_none_or(|s| slot < s + refresh_slots) {
             continue;
         }
         let slot = match last_slot {
@@ -231,8 +234,14 @@ pub(super) async fn run_grid(p: GridParams) -> GridEnd {
                 last_slot = Some(slot);
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
-                if !same {
+                // Counted once per frame; a newer one may supersede it.
+                if !same
+                    && !last_skipped
+                        .as_ref()
+                        .is_some_and(|l| Arc::ptr_eq(l, &frame))
+                {
                     shared.frames_skipped.fetch_add(1, Ordering::Relaxed);
+                    last_skipped = Some(frame);
                 }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
