@@ -227,8 +227,11 @@
     }
     const found = [...new Set([...candidates(document.body || document.documentElement), ...bySelector])].filter((el) => {
       if (!visible(el) || disabled(el)) return false;
+      // Already open: clicking again would close it.
+      if (el.getAttribute('aria-expanded') === 'true') return false;
       const text = label(el);
-      if (matches(never, text)) return false;
+      const raw = (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim().toLowerCase();
+      if (matches(never, text) || matches(never, raw)) return false;
       if (!bySelector.has(el) && !matches(res, text)) return false;
       const a = el.closest('a[href]');
       return !(a && leavesPage(a));

@@ -78,9 +78,16 @@ pub fn command_line(opts: &RecordingOptions, output: &Path) -> Vec<String> {
             "-f".into(),
             "mp4".into(),
         ],
+        // JPEG pixels are full range: kept as they are (no range squeeze),
+        // so the FFV1 frames are exactly the decoded screencast frames.
         RecordingFormat::MkvFfv1 => vec![
             "-vf".into(),
-            format!("{fit},{grid}"),
+            format!(
+                "{},format=yuv420p,{grid}",
+                fit.replacen("flags=bilinear", "flags=bilinear:out_range=full", 1)
+            ),
+            "-color_range".into(),
+            "pc".into(),
             "-c:v".into(),
             "ffv1".into(),
             "-level".into(),
@@ -572,6 +579,10 @@ mod tests {
         )
         .join(" ");
         assert!(mkv.contains("-c:v ffv1 -level 3"), "{mkv}");
+        assert!(
+            mkv.contains("out_range=full") && mkv.contains("-color_range pc"),
+            "{mkv}"
+        );
         assert!(mkv.contains("-f matroska"), "{mkv}");
     }
 
