@@ -46,6 +46,10 @@ pub struct Behaviour {
     pub expanders: Vec<String>,
     /// Labels never clicked even if an expander pattern matches.
     pub never_click: Vec<String>,
+    /// Expanders clicked again while they stay on the page ("load more");
+    /// others are clicked once, as a second click would close them.
+    #[serde(default)]
+    pub repeatable: Vec<String>,
     /// CSS selectors of expanders that have no usable label (icon buttons).
     #[serde(default)]
     pub expander_selectors: Vec<String>,

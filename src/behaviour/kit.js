@@ -215,6 +215,7 @@
   B.expand = (cfg, sweep, limit) => {
     const res = compile(cfg.expanders);
     const never = compile(cfg.never_click);
+    const repeatable = compile(cfg.repeatable);
     const now = performance.now();
     const clicked = [];
     const top = -0.5 * innerHeight;
@@ -244,6 +245,9 @@
       if (!sweep && (r.bottom < top || r.top > bottom)) continue;
       const seen = B.clicks.get(el) || { n: 0, at: -1e9 };
       if (seen.n >= cfg.max_per_element || now - seen.at < cfg.reclick_ms) continue;
+      // Only "load more" controls are clicked again; a second click on any
+      // other control ("7 kommentarer", "Visa mer") would close what it opened.
+      if (seen.n >= 1 && !matches(repeatable, text)) continue;
       if (sweep) el.scrollIntoView({ block: 'center', behavior: 'instant' });
       B.clicks.set(el, { n: seen.n + 1, at: now });
       click(el);
@@ -328,6 +332,16 @@
       return null;
     };
     const own = (el, sel) => q(el, sel).filter((x) => !kinds.has(x) && itemOf(x) === el);
+    // The first own match of the first selector in a list that has one: the
+    // list is in order of preference.
+    const first = (el, list) => {
+      for (const part of (list || '').split(',')) {
+        const hit = own(el, part.trim())[0];
+        if (hit) return hit;
+      }
+      return null;
+    };
+    const here = location.href.split('#')[0];
     // FNV-1a over a string, as 13 base-36 digits: a content key for items
     // without a platform id or permalink.
     const fnv = (str) => {
@@ -343,6 +357,14 @@
       }
     };
     const authorRe = rules.author_label ? new RegExp(rules.author_label, 'iu') : null;
+    // An id attribute counts only where its value is unique among the items
+    // (a template's id="comment" on every comment is no id).
+    const idCount = new Map();
+    for (const el of kinds.keys())
+      for (const a of rules.id_attributes || []) {
+        const v = el.getAttribute(a);
+        if (v) idCount.set(a + '=' + v, (idCount.get(a + '=' + v) || 0) + 1);
+      }
     const out = [];
     for (const [el, kind0] of kinds) {
       // Not rendered (display: none) is not shown on the page.
@@ -373,22 +395,24 @@
       }
       text = text.replace(/[ \t\u00a0]+/g, ' ').replace(/\s*\n\s*/g, '\n').trim();
       const links = own(el, 'a[href]');
-      const perm = own(el, rules.permalink)[0];
-      const permalink = perm ? abs(perm.getAttribute('href')) : null;
+      const perm = first(el, rules.permalink);
+      let permalink = perm ? abs(perm.getAttribute('href')) : null;
+      // A link to the page itself or to the parent item is not this item's own.
+      if (permalink && (permalink.split('#')[0] === here || (parentEl && permalink === parentEl.__bevaraKey))) permalink = null;
       let author = null;
       if (authorRe) {
         const m = authorRe.exec(el.getAttribute('aria-label') || '');
         if (m) author = m[1];
       }
       if (!author) {
-        const a = own(el, rules.author)[0];
+        const a = first(el, rules.author);
         if (a) author = (a.innerText || a.textContent || '').trim().split('\n')[0];
       }
       if (!author) {
         const line = (el.innerText || '').split('\n').map((l) => l.trim()).find((l) => l.length > 3 && l.length < 60);
         author = line || null;
       }
-      const t = own(el, rules.time)[0];
+      const t = first(el, rules.time);
       let shown = null;
       let datetime = null;
       if (t) {
@@ -400,7 +424,7 @@
       let pid = null;
       for (const a of rules.id_attributes || []) {
         const v = el.getAttribute(a);
-        if (v && v.length > 3 && !v.startsWith(':')) {
+        if (v && v.length > 3 && !v.startsWith(':') && idCount.get(a + '=' + v) === 1) {
           pid = v;
           break;
         }

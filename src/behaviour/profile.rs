@@ -199,6 +199,7 @@ impl Profile {
             ("nag_context", &b.nag_context),
             ("expanders", &b.expanders),
             ("never_click", &b.never_click),
+            ("repeatable", &b.repeatable),
             ("url_patterns", &self.url_patterns),
             ("logged_out.texts", &self.logged_out.texts),
         ];
