@@ -135,9 +135,12 @@ fn non_public_v4(a: Ipv4Addr) -> Option<&'static str> {
         Some("unspecified")
     } else if o[0] == 100 && (64..128).contains(&o[1]) {
         Some("shared (carrier-grade NAT)")
-    } else if a.is_multicast() || a.is_broadcast() || o[0] >= 240 {
-        Some("reserved")
-    } else if a.is_documentation() || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) {
+    } else if a.is_multicast()
+        || a.is_broadcast()
+        || o[0] >= 240
+        || a.is_documentation()
+        || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+    {
         Some("reserved")
     } else {
         None

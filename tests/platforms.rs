@@ -175,13 +175,28 @@ async fn platform_fixtures_table() {
             r.name, r.expected, r.in_items, r.kinds_right, r.in_screenshot
         );
     }
-    // What works today must keep working.
-    let fb = &rows[0];
-    assert_eq!((fb.in_items, fb.kinds_right), (fb.expected, fb.expected));
-    assert!(
-        fb.in_screenshot * 10 >= fb.expected * 9,
-        "OCR found {} of {}",
-        fb.in_screenshot,
-        fb.expected
-    );
+    // Every item, of the right kind, on every fixture but Instagram, whose
+    // comments live in per-post dialogs that the pass does not open yet.
+    for r in rows.iter().filter(|r| r.name != "instagram") {
+        assert_eq!(
+            (r.in_items, r.kinds_right),
+            (r.expected, r.expected),
+            "{}",
+            r.name
+        );
+    }
+    // The screenshot shows the expanded feed (X's virtualized timeline is
+    // only partly in its final DOM, and blog pages 2–3 have screenshots of their own).
+    for r in rows
+        .iter()
+        .filter(|r| ["facebook", "linkedin", "youtube"].contains(&r.name))
+    {
+        assert!(
+            r.in_screenshot * 10 >= r.expected * 9,
+            "{}: OCR found {} of {}",
+            r.name,
+            r.in_screenshot,
+            r.expected
+        );
+    }
 }

@@ -125,7 +125,7 @@ pub fn fixture_router() -> Router {
         .route("/tall/{h}", get(|UrlPath(h): UrlPath<u64>| async move { Html(bevara::bench::tall_page_html(h)) }))
         .route("/endless", get(|| async { Html(ENDLESS) }))
         // Accepts the connection and never answers.
-        .route("/hang", get(|| std::future::pending::<&'static str>()))
+        .route("/hang", get(std::future::pending::<&'static str>))
         // The document arrives, an image never does: no load event.
         .route(
             "/hanging-image",
