@@ -777,12 +777,37 @@ async fn run_in_context(
     };
     let shot_path = work.join("screenshot.png");
     let width = settings.browser.viewport_width;
-    let stats = screenshot::full_page(
+    // A virtualized feed keeps only what is near the viewport in the DOM:
+    // its screenshot is taken scrolling, a viewport at a time.
+    let present: u64 = eval(
+        page,
+        &format!(
+            "__bevara.present({})",
+            serde_json::to_string(&profile.items).unwrap_or_else(|_| "{}".into())
+        ),
+        call,
+    )
+    .await
+    .map_err(browser_err)?;
+    let virtualized = collected.len() as u64 > present + 2;
+    let tiling = if virtualized {
+        warnings.push(format!(
+            "the feed is virtualized ({} items seen, {present} in the page at the end); the screenshot was taken scrolling",
+            collected.len()
+        ));
+        screenshot::Tiling::Scroll {
+            viewport_height: settings.browser.viewport_height,
+        }
+    } else {
+        screenshot::Tiling::Clip
+    };
+    let stats = screenshot::full_page_with(
         page,
         &shot_path,
         width,
         shot_height,
         c.tile_height,
+        tiling,
         art_bound,
     )
     .await

@@ -459,6 +459,19 @@
     return out;
   };
 
+  // How many item containers the DOM holds now: fewer than were collected
+  // means the feed is virtualized (it drops what left the viewport).
+  B.present = (rules) => {
+    const seen = new Set();
+    for (const sel of [rules.post, rules.comment, rules.reply]) {
+      if (!sel) continue;
+      try {
+        for (const el of document.querySelectorAll(sel)) seen.add(el);
+      } catch (e) {}
+    }
+    return seen.size;
+  };
+
   B.settle = (since, quietMs, maxMs, needChange) =>
     new Promise((resolve) => {
       const t0 = performance.now();

@@ -61,8 +61,19 @@ struct Tile {
     base64: String,
 }
 
+/// How tiles are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tiling {
+    /// Clipped tiles of `tile_height` with `captureBeyondViewport`, the page
+    /// left at the top: fast, for pages that keep their content in the DOM.
+    Clip,
+    /// The page scrolled to each viewport-high tile before it is taken: for
+    /// virtualized feeds, which render only what is near the viewport.
+    Scroll { viewport_height: u32 },
+}
+
 /// Takes a full-page screenshot of `height` CSS px (the page at device scale 1)
-/// into a PNG file at `out`. The page must have the behaviour kit installed.
+/// into a PNG file at `out`.
 pub async fn full_page(
     page: &Page,
     out: &Path,
@@ -71,6 +82,23 @@ pub async fn full_page(
     tile_height: u32,
     bound: Duration,
 ) -> Result<ScreenshotStats, ScreenshotError> {
+    full_page_with(page, out, width, height, tile_height, Tiling::Clip, bound).await
+}
+
+/// [`full_page`] with a choice of [`Tiling`].
+pub async fn full_page_with(
+    page: &Page,
+    out: &Path,
+    width: u32,
+    height: u64,
+    tile_height: u32,
+    tiling: Tiling,
+    bound: Duration,
+) -> Result<ScreenshotStats, ScreenshotError> {
+    let tile_height = match tiling {
+        Tiling::Clip => tile_height,
+        Tiling::Scroll { viewport_height } => viewport_height.max(100),
+    };
     let started = Instant::now();
     let height = height.max(1);
     let total = u32::try_from(height).unwrap_or(u32::MAX);
@@ -97,6 +125,15 @@ pub async fn full_page(
         let mut y = 0u64;
         while y < height {
             let h = (height - y).min(tile_height as u64) as u32;
+            if let Tiling::Scroll { .. } = tiling {
+                // Bring the tile into the viewport and let the feed render it.
+                let _: serde_json::Value = eval(
+                    page,
+                    &format!("window.scrollTo(0, {y}), __bevara.settle(__bevara.mutations, 150, 1500, false)"),
+                    call,
+                )
+                .await?;
+            }
             let params = CaptureScreenshotParams::builder()
                 .format(CaptureScreenshotFormat::Png)
                 .clip(Clip {
