@@ -58,9 +58,17 @@ async fn feed_items_have_kinds_parents_authors_and_every_token() {
     assert_eq!(outcome.manifest.profile, "facebook");
     let doc = items_of(&bevara, &outcome).await;
     assert_eq!(doc.schema_version, 1);
+    // The comment order was set to "Alla kommentarer" on posts 1–4, which
+    // shows one more comment on each (TKALL01–04).
+    assert_eq!(
+        outcome.manifest.behaviour.menus_set.len(),
+        4,
+        "{:?}",
+        outcome.manifest.behaviour.menus_set
+    );
     assert_eq!(
         (doc.counts.posts, doc.counts.comments, doc.counts.replies),
-        (12, 46, 61),
+        (12, 50, 61),
         "{:?}",
         doc.counts
     );
@@ -116,6 +124,12 @@ async fn feed_items_have_kinds_parents_authors_and_every_token() {
             assert_eq!(item.kind, "post", "{token}");
             assert_eq!(item.author.as_deref(), Some("Sala kommun"));
         }
+    }
+    for n in 1..=4 {
+        let item = holding(&format!("TKALL{n:02}"));
+        assert_eq!(item.kind, "comment");
+        let parent = by_id[item.parent.as_deref().unwrap()];
+        assert!(parent.text.contains(&format!("TKPOST{n:02}")));
     }
     // Controls are not text.
     assert!(doc

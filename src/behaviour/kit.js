@@ -277,17 +277,23 @@
         el.scrollIntoView({ block: 'center', behavior: 'instant' });
         click(el);
         let item = null;
-        for (let i = 0; i < 25 && !item; i++) {
-          await new Promise((r) => setTimeout(r, 80));
-          item = innermost(
-            [...document.querySelectorAll('[role="menuitem"], [role="menuitemradio"], [role="option"], [role="radio"], li, button, [role="button"]')].filter(
-              (o) => visible(o) && choose.test(label(o)),
+        // Menu roles first; plain buttons only where the menu has none. Other
+        // menus' openers (aria-haspopup) are never the choice.
+        const pick = (sel) =>
+          innermost(
+            [...document.querySelectorAll(sel)].filter(
+              (o) => o !== el && !o.hasAttribute('aria-haspopup') && visible(o) && choose.test(label(o)),
             ),
           )[0];
+        for (let i = 0; i < 25 && !item; i++) {
+          await new Promise((r) => setTimeout(r, 80));
+          item =
+            pick('[role="menuitem"], [role="menuitemradio"], [role="option"], [role="radio"]') ||
+            pick('li, button, [role="button"]');
         }
         if (item) {
           click(item);
-          done.push(label(item));
+          done.push(((item.innerText || item.textContent || '').split('\n')[0] || '').trim().toLowerCase());
           await new Promise((r) => setTimeout(r, 150));
         }
       }
