@@ -354,8 +354,18 @@ pub async fn capture_channel(
         }
         Err((mut err, final_url)) => {
             // A failure while Chromium was dying is the browser's failure,
-            // whatever step noticed it first.
-            for _ in 0..10 {
+            // whatever step noticed it first. Only failures that talk to the
+            // browser can be that; the others need no wait.
+            let browser_step = matches!(
+                err,
+                CaptureError::Browser { .. }
+                    | CaptureError::Pass { .. }
+                    | CaptureError::Screenshot { .. }
+                    | CaptureError::Artifact { .. }
+                    | CaptureError::Navigation { .. }
+                    | CaptureError::Recording { .. }
+            );
+            for _ in 0..if browser_step { 10 } else { 0 } {
                 if !browser.is_alive() {
                     if err.exit_code() != ExitCode::Browser {
                         err = CaptureError::Browser {
@@ -446,6 +456,12 @@ struct Loaded {
     status: Option<u16>,
     title: String,
 }
+
+/// The page's full height in CSS px.
+const PAGE_HEIGHT_JS: &str =
+    "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)";
+/// The page's visible text.
+const PAGE_TEXT_JS: &str = "document.body ? document.body.innerText : ''";
 
 const LOADED_JS: &str =
     "({ href: location.href, ready: document.readyState, title: document.title, \
@@ -759,13 +775,9 @@ async fn run_in_context(
     });
 
     phase("screenshot");
-    let height: u64 = eval(
-        page,
-        "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)",
-        call,
-    )
-    .await
-    .map_err(browser_err)?;
+    let height: u64 = eval(page, PAGE_HEIGHT_JS, call)
+        .await
+        .map_err(browser_err)?;
     let shot_height = if height > c.max_page_height {
         warnings.push(format!(
             "the page is {height} px tall; the screenshot stops at capture.max_page_height = {} px",
@@ -828,13 +840,9 @@ async fn run_in_context(
     });
 
     phase("text");
-    let text: String = eval(
-        page,
-        "document.body ? document.body.innerText : ''",
-        art_bound,
-    )
-    .await
-    .map_err(|e| fail("text", e.to_string()))?;
+    let text: String = eval(page, PAGE_TEXT_JS, art_bound)
+        .await
+        .map_err(|e| fail("text", e.to_string()))?;
     let text_path = work.join("text.txt");
     write(&text_path, text.as_bytes()).map_err(|e| fail("text", e))?;
     produced.push(Produced {
@@ -936,13 +944,9 @@ async fn run_in_context(
                 })?;
             warnings.extend(more.warnings.iter().map(|w| format!("page {n}: {w}")));
             collected.merge(std::mem::take(&mut more.collected));
-            let height: u64 = eval(
-                page,
-                "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)",
-                call,
-            )
-            .await
-            .map_err(browser_err)?;
+            let height: u64 = eval(page, PAGE_HEIGHT_JS, call)
+                .await
+                .map_err(browser_err)?;
             let shot = work.join(format!("screenshot-p{n}.png"));
             let st = screenshot::full_page(
                 page,
@@ -968,13 +972,9 @@ async fn run_in_context(
                 path: shot,
                 size: Some((st.width, st.height)),
             });
-            let text: String = eval(
-                page,
-                "document.body ? document.body.innerText : ''",
-                art_bound,
-            )
-            .await
-            .map_err(|e| fail("text", e.to_string()))?;
+            let text: String = eval(page, PAGE_TEXT_JS, art_bound)
+                .await
+                .map_err(|e| fail("text", e.to_string()))?;
             let text_path = work.join(format!("text-p{n}.txt"));
             write(&text_path, format!("{href}\n\n{text}").as_bytes())
                 .map_err(|e| fail("text", e))?;

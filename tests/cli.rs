@@ -36,10 +36,14 @@ async fn bevara(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
 const ALLOW: (&str, &str) = ("BEVARA_ALLOW_PRIVATE_ADDRESSES", "1");
 
 async fn add(dir: &Path, id: &str, url: &str) {
+    add_on(dir, id, "web", url).await
+}
+
+async fn add_on(dir: &Path, id: &str, platform: &str, url: &str) {
     let r = bevara(
         dir,
         &[],
-        &["channel", "add", id, "--platform", "web", "--url", url],
+        &["channel", "add", id, "--platform", platform, "--url", url],
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -719,21 +723,7 @@ async fn a_login_wall_ends_as_login_required() {
     let addr = common::serve().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let r = bevara(
-        d,
-        &[],
-        &[
-            "channel",
-            "add",
-            "fb",
-            "--platform",
-            "facebook",
-            "--url",
-            &format!("http://{addr}/login-wall"),
-        ],
-    )
-    .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    add_on(d, "fb", "facebook", &format!("http://{addr}/login-wall")).await;
     let r = bevara(d, &[ALLOW], &["capture", "fb", "--no-recording"]).await;
     assert_eq!(r.code, 13, "{}", r.stderr);
     assert!(
@@ -816,21 +806,7 @@ async fn a_stored_session_logs_the_capture_in_and_never_shows_its_values() {
     let addr = common::serve().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let r = bevara(
-        d,
-        &[],
-        &[
-            "channel",
-            "add",
-            "fb",
-            "--platform",
-            "facebook",
-            "--url",
-            &format!("http://{addr}/members"),
-        ],
-    )
-    .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    add_on(d, "fb", "facebook", &format!("http://{addr}/members")).await;
     let key = bevara(d, &[], &["session", "keygen"])
         .await
         .stdout

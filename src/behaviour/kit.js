@@ -384,8 +384,9 @@
       // items and controls.
       let text = '';
       if (rules.text) {
-        text = own(el, rules.text)
-          .filter((x) => !own(el, rules.text).some((o) => o !== x && o.contains(x)))
+        const parts = own(el, rules.text);
+        text = parts
+          .filter((x) => !parts.some((o) => o !== x && o.contains(x)))
           .map((x) => x.innerText || x.textContent || '')
           .join('\n');
       }
