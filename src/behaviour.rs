@@ -8,12 +8,14 @@
 //! on a site's markup. The in-page half is `behaviour/kit.js`; the loop that
 //! drives it and keeps the budgets is [`run_pass`].
 
+mod each;
 pub mod items;
 mod pass;
 pub mod profile;
 
-pub use pass::{run_pass, Pacing, PassBudget, PassError, PassReport, Progress};
-pub use profile::{Profile, ProfileError, Profiles};
+pub use each::{Opened, PostOpener};
+pub use pass::{run_pass, Pacing, PassBudget, PassError, PassReport, PostReport, Progress};
+pub use profile::{OpenEach, Profile, ProfileError, Profiles};
 
 use serde::{Deserialize, Serialize};
 

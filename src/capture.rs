@@ -5,6 +5,7 @@
 //! checksum; any failure marks it failed with a code and a reason.
 
 pub mod manifest;
+mod posts;
 pub mod recording;
 pub mod screenshot;
 
@@ -679,7 +680,56 @@ async fn run_in_context(
         step: Duration::from_millis(settings.recording.step_ms),
         dwell: Duration::from_millis(settings.recording.dwell_ms),
     });
+    let pass_started = std::time::Instant::now();
     let pass_result = run_pass(page, profile, &budget, pacing.as_ref(), progress).await;
+    // Items the page itself held, before any post was opened: what tells a
+    // virtualized feed from one that keeps its items.
+    let page_items = pass_result.as_ref().map(|p| p.collected.len()).unwrap_or(0);
+    let mut produced = Vec::new();
+    let pass_result = match pass_result {
+        Err(source) => Err((
+            CaptureError::Pass {
+                url: url_s.clone(),
+                source,
+            },
+            Some(loaded.href.clone()),
+        )),
+        Ok(mut pass) => {
+            // A login wall is not the channel: say so instead of archiving
+            // it, before any post is opened behind it.
+            match login_wall(page, profile).await {
+                Err(e) => Err(browser_err(e)),
+                Ok(Some(what)) => Err((
+                    CaptureError::LoginRequired {
+                        url: url_s.clone(),
+                        channel: channel.id.to_string(),
+                        what,
+                    },
+                    Some(loaded.href.clone()),
+                )),
+                Ok(None) => {
+                    // Posts whose comments open in dialogs, one at a time,
+                    // while the recording runs.
+                    let after: Result<Loaded, _> = eval(page, LOADED_JS, call).await;
+                    let start_url = after.map(|a| a.href).unwrap_or_else(|_| url_s.clone());
+                    posts::PostRun {
+                        page,
+                        profile,
+                        settings,
+                        work,
+                        budget: &budget,
+                        started: pass_started,
+                        pacing: pacing.as_ref(),
+                        progress,
+                        start_url: &start_url,
+                    }
+                    .run(&mut pass, &mut produced)
+                    .await
+                    .map(|()| pass)
+                }
+            }
+        }
+    };
     let mut recording_stats = None;
     if let Some(r) = recorder {
         phase("finishing recording");
@@ -699,30 +749,10 @@ async fn run_in_context(
             Err(e) => warnings.push(format!("the screen recording failed and was left out: {e}")),
         }
     }
-    let mut pass: PassReport = pass_result.map_err(|source| {
-        (
-            CaptureError::Pass {
-                url: url_s.clone(),
-                source,
-            },
-            Some(loaded.href.clone()),
-        )
-    })?;
+    let mut pass: PassReport = pass_result?;
     warnings.extend(pass.warnings.iter().cloned());
     let truncated = pass.stopped_by.is_some();
     let after: Loaded = eval(page, LOADED_JS, call).await.map_err(browser_err)?;
-
-    // A login wall is not the channel: say so instead of archiving it.
-    if let Some(what) = login_wall(page, profile).await.map_err(browser_err)? {
-        return Err((
-            CaptureError::LoginRequired {
-                url: url_s.clone(),
-                channel: channel.id.to_string(),
-                what,
-            },
-            Some(after.href.clone()),
-        ));
-    }
     let tz: chrono_tz::Tz = settings
         .browser
         .timezone
@@ -743,7 +773,6 @@ async fn run_in_context(
             final_url.clone(),
         )
     };
-    let mut produced = Vec::new();
     let mut pages = vec![after.href.clone()];
     let manifest_recording = recording_stats.map(|s| {
         let name = if s.format == recording::RecordingFormat::MkvFfv1 {
@@ -801,11 +830,10 @@ async fn run_in_context(
     )
     .await
     .map_err(browser_err)?;
-    let virtualized = collected.len() as u64 > present + 2;
+    let virtualized = page_items as u64 > present + 2;
     let tiling = if virtualized {
         warnings.push(format!(
-            "the feed is virtualized ({} items seen, {present} in the page at the end); the screenshot was taken scrolling",
-            collected.len()
+            "the feed is virtualized ({page_items} items seen, {present} in the page at the end); the screenshot was taken scrolling"
         ));
         screenshot::Tiling::Scroll {
             viewport_height: settings.browser.viewport_height,

@@ -26,7 +26,7 @@
     if (h === '' || h.startsWith('#') || /^javascript:/i.test(h)) return false;
     if ((a.getAttribute('target') || '').toLowerCase() === '_blank') return true;
     try {
-      const u = new URL(h, location.href);
+      const u = new URL(h, document.baseURI);
       const here = new URL(location.href);
       u.hash = '';
       here.hash = '';
@@ -77,7 +77,11 @@
     const aria = el.getAttribute('aria-label');
     if (el.tagName === 'INPUT') return norm(el.value || aria);
     const text = norm(el.innerText || el.textContent || '');
-    return text || norm(aria || el.getAttribute('title') || '');
+    if (text) return text;
+    if (aria || el.getAttribute('title')) return norm(aria || el.getAttribute('title'));
+    // An icon button is named by its icon's label.
+    const inner = el.querySelector('[aria-label], [title], img[alt]');
+    return inner ? norm(inner.getAttribute('aria-label') || inner.getAttribute('title') || inner.getAttribute('alt')) : '';
   };
 
   // Candidates: semantic controls, plus the nearest clickable ancestor of
@@ -112,6 +116,12 @@
   // there reaches the outer handler too, and two clicks would toggle back.
   const innermost = (els) => els.filter((el) => !els.some((o) => o !== el && el.contains(o)));
 
+  // While a post is open in a dialog (B.root), expanding, menus and
+  // scrolling stay inside it; the page behind is left as it is.
+  B.root = null;
+  const scope = () => (B.root && B.root.isConnected ? B.root : document.body || document.documentElement);
+  const nearRoot = (el) => !!(B.root && el && (el.contains(B.root) || B.root.contains(el)));
+
   const dialogLike = (el) => {
     for (let e = el; e && e !== document.body && e !== document.documentElement; e = e.parentElement) {
       const role = e.getAttribute('role');
@@ -123,8 +133,9 @@
     return null;
   };
 
-  const click = (el) => {
-    B.guard = true;
+  // `guard`: a link that would leave the page is not followed.
+  const click = (el, guard = true) => {
+    B.guard = guard;
     try {
       const r = el.getBoundingClientRect();
       const opts = { bubbles: true, cancelable: true, view: window, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, button: 0 };
@@ -134,7 +145,8 @@
         el.dispatchEvent(new PointerEvent('pointerup', { ...opts, pointerType: 'mouse', isPrimary: true }));
         el.dispatchEvent(new MouseEvent('mouseup', opts));
       } catch (e) {}
-      el.click();
+      if (typeof el.click === 'function') el.click();
+      else el.dispatchEvent(new MouseEvent('click', opts));
     } finally {
       B.guard = false;
     }
@@ -163,7 +175,7 @@
       if (!el.isConnected || !visible(el)) continue;
       const text = label(el);
       const box = dialogLike(el);
-      if (!box) continue;
+      if (!box || nearRoot(box)) continue;
       const boxText = (box.innerText || '').slice(0, 5000);
       if (matches(consent, text) && matches(consentContext, boxText)) {
         click(el);
@@ -186,7 +198,7 @@
     const vw = innerWidth;
     const vh = innerHeight;
     for (const el of document.querySelectorAll('[role="dialog"], [aria-modal="true"], dialog, body *')) {
-      if (!el.isConnected || !visible(el)) continue;
+      if (!el.isConnected || !visible(el) || nearRoot(el)) continue;
       const s = style(el);
       if (s.position !== 'fixed') continue;
       const r = el.getBoundingClientRect();
@@ -223,10 +235,11 @@
     const bySelector = new Set();
     for (const sel of cfg.expander_selectors || []) {
       try {
-        for (const el of document.querySelectorAll(sel)) bySelector.add(el);
+        for (const el of scope().querySelectorAll(sel))
+          bySelector.add(el.closest('button, [role="button"], a[href], [role="link"], summary') || el);
       } catch (e) {}
     }
-    const found = [...new Set([...candidates(document.body || document.documentElement), ...bySelector])].filter((el) => {
+    const found = [...new Set([...candidates(scope()), ...bySelector])].filter((el) => {
       if (!visible(el) || disabled(el)) return false;
       // Already open: clicking again would close it.
       if (el.getAttribute('aria-expanded') === 'true') return false;
@@ -270,7 +283,7 @@
     for (const m of cfg.menu_choices || []) {
       const open = new RegExp(m.open, 'iu');
       const choose = new RegExp(m.choose, 'iu');
-      const openers = innermost(candidates(document.body).filter((el) => visible(el) && open.test(label(el))));
+      const openers = innermost(candidates(scope()).filter((el) => visible(el) && open.test(label(el))));
       for (const el of openers.slice(0, 20)) {
         if (B.clicks.has(el)) continue;
         B.clicks.set(el, { n: 1, at: performance.now() });
@@ -357,7 +370,7 @@
     };
     const abs = (href) => {
       try {
-        return new URL(href, location.href).href;
+        return new URL(href, document.baseURI).href;
       } catch (e) {
         return null;
       }
@@ -405,7 +418,8 @@
       const perm = first(el, rules.permalink);
       let permalink = perm ? abs(perm.getAttribute('href')) : null;
       // A link to the page itself or to the parent item is not this item's own.
-      if (permalink && (permalink.split('#')[0] === here || (parentEl && permalink === parentEl.__bevaraKey))) permalink = null;
+      // In an opened post's dialog the address is the post's own.
+      if (permalink && ((permalink.split('#')[0] === here && !inRoot()) || (parentEl && permalink === parentEl.__bevaraKey))) permalink = null;
       let author = null;
       if (authorRe) {
         const m = authorRe.exec(el.getAttribute('aria-label') || '');
@@ -493,7 +507,28 @@
       tick();
     });
 
+  // The element that scrolls an open dialog: the largest scrolling element
+  // inside it or around it (an overlay that scrolls as a whole).
+  const rootScroller = () => {
+    let best = null;
+    let bestArea = 0;
+    const consider = (el) => {
+      if (el.scrollHeight <= el.clientHeight + 4) return;
+      const oy = style(el).overflowY;
+      if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') return;
+      const r = el.getBoundingClientRect();
+      if (r.width * r.height > bestArea) {
+        best = el;
+        bestArea = r.width * r.height;
+      }
+    };
+    for (const el of B.root.querySelectorAll('*')) consider(el);
+    for (let e = B.root; e && e !== document.body && e !== document.documentElement; e = e.parentElement) consider(e);
+    return best;
+  };
+
   const scroller = () => {
+    if (B.root && B.root.isConnected) return rootScroller();
     const se = document.scrollingElement || document.documentElement;
     if (se.scrollHeight > innerHeight + 4 && !scrollLocked()) return null;
     // The page itself does not scroll: look for the largest scrolling element.
@@ -514,6 +549,11 @@
   };
 
   B.state = () => {
+    if (B.root && B.root.isConnected && !rootScroller()) {
+      // An open dialog with nothing to scroll: all of it is in view.
+      const h = Math.round(B.root.scrollHeight);
+      return { mutations: B.mutations, scroll_y: 0, height: h, view: h, at_bottom: true, inner_scroller: true, url: location.href };
+    }
     const el = scroller();
     const se = document.scrollingElement || document.documentElement;
     const top = el ? el.scrollTop : window.scrollY;
@@ -530,9 +570,12 @@
     };
   };
 
+  const inRoot = () => !!(B.root && B.root.isConnected);
+
   B.scrollBy = (dy) => {
     const el = scroller();
     if (el) el.scrollTop += dy;
+    else if (inRoot()) return B.state();
     else window.scrollBy({ top: dy, left: 0, behavior: 'instant' });
     return B.state();
   };
@@ -540,8 +583,156 @@
   B.scrollTo = (y) => {
     const el = scroller();
     if (el) el.scrollTop = y;
+    else if (inRoot()) return B.state();
     else window.scrollTo({ top: y, left: 0, behavior: 'instant' });
     return B.state();
+  };
+
+  // ---- Opening each post in turn (a profile grid whose comments live in
+  // per-post dialogs). Links are remembered in page order as the pass sees
+  // them, so a grid that drops tiles far from the viewport loses none.
+  B.targetList = [];
+  B.targetSeen = new Set();
+  const bare = (href) => href.split('#')[0];
+  const dialogs = () =>
+    [...document.querySelectorAll('[role="dialog"], [role="alertdialog"], [aria-modal="true"], dialog[open]')].filter(visible);
+  const targetLinks = (rule) => {
+    let els = [];
+    try {
+      els = [...document.querySelectorAll(rule.selector || 'a[href]')];
+    } catch (e) {}
+    const re = rule.href_pattern ? new RegExp(rule.href_pattern, 'iu') : null;
+    return els.filter((a) => {
+      const href = a.href;
+      if (typeof href !== 'string' || !/^https?:/.test(href) || new URL(href).origin !== location.origin) return false;
+      if (re && !re.test(bare(href))) return false;
+      return a.getClientRects().length > 0 && !dialogLike(a) && !(B.root && B.root.contains(a));
+    });
+  };
+  B.noteTargets = (rule) => {
+    if (inRoot()) return B.targetList.length;
+    for (const a of targetLinks(rule)) {
+      const h = bare(a.href);
+      if (h === bare(location.href) || B.targetSeen.has(h)) continue;
+      B.targetSeen.add(h);
+      B.targetList.push(h);
+    }
+    return B.targetList.length;
+  };
+  B.targets = () => B.targetList;
+
+  // Clicks the link to `href` the way a person would. A link whose click no
+  // script took over (a plain link) is not followed: the caller loads it.
+  B.openTarget = (rule, href) => {
+    const a = targetLinks(rule).find((x) => bare(x.href) === href);
+    if (!a) return { found: false, plain: false };
+    a.scrollIntoView({ block: 'center', behavior: 'instant' });
+    B.before = new Set(dialogs());
+    B.beforeText = new Map([...B.before].map((d) => [d, (d.innerText || '').slice(0, 2000)]));
+    B.beforeUrl = location.href;
+    B.root = null;
+    let plain = false;
+    const last = (e) => {
+      if (!e.defaultPrevented) {
+        e.preventDefault();
+        plain = true;
+      }
+    };
+    window.addEventListener('click', last, false);
+    try {
+      click(a, false);
+    } finally {
+      window.removeEventListener('click', last, false);
+    }
+    return { found: true, plain };
+  };
+
+  // The dialog the click opened: a new (or newly filled) dialog, preferring
+  // one that links to the post, never a login nag that holds no such link.
+  B.opened = (href, nag) => {
+    const nagRe = compile(nag);
+    const vw = innerWidth;
+    const vh = innerHeight;
+    let best = null;
+    let bestScore = 0;
+    for (const d of dialogs()) {
+      const fresh = !B.before.has(d) || B.beforeText.get(d) !== (d.innerText || '').slice(0, 2000);
+      if (!fresh) continue;
+      const links = [...d.querySelectorAll('a[href]')].some((x) => bare(x.href) === href);
+      const r = d.getBoundingClientRect();
+      const area = (Math.min(r.right, vw) - Math.max(r.left, 0)) * (Math.min(r.bottom, vh) - Math.max(r.top, 0));
+      if (!links && matches(nagRe, (d.innerText || '').slice(0, 3000))) continue;
+      if (!links && area < 0.25 * vw * vh) continue;
+      const score = (links ? 2 * vw * vh : 0) + area;
+      // Of nested dialog markers, the outermost that still scores wins.
+      if (score > bestScore || (best && d.contains(best) && score >= bestScore)) {
+        best = d;
+        bestScore = score;
+      }
+    }
+    if (best) B.root = best;
+    return { dialog: !!best, url: location.href, moved: bare(location.href) !== bare(B.beforeUrl) };
+  };
+
+  // Closes the open dialog with its own close control (outside it first,
+  // as overlays put it, then inside); the caller falls back to Escape.
+  B.closeRoot = (cfg) => {
+    const root = B.root;
+    if (!root || !root.isConnected || !visible(root)) return 'gone';
+    const close = compile(cfg.close_buttons);
+    let box = root;
+    for (let e = root.parentElement; e && e !== document.body; e = e.parentElement) {
+      if (style(e).position === 'fixed') box = e;
+    }
+    const named = (el) => visible(el) && (matches(close, label(el)) || matches(close, norm(el.getAttribute('aria-label'))));
+    const all = innermost(candidates(box).filter(named));
+    const pick = all.find((el) => !root.contains(el)) || all[0];
+    if (!pick) return 'none';
+    click(pick);
+    return 'clicked';
+  };
+  B.escape = () => {
+    const t = document.activeElement || document.body;
+    for (const type of ['keydown', 'keyup'])
+      t.dispatchEvent(new KeyboardEvent(type, { key: 'Escape', code: 'Escape', keyCode: 27, which: 27, bubbles: true, cancelable: true }));
+    return true;
+  };
+  // Whether the dialog is gone; forgets it when it is.
+  B.rootGone = () => {
+    const gone = !B.root || !B.root.isConnected || !visible(B.root);
+    if (gone) B.root = null;
+    return gone;
+  };
+  B.forgetRoot = () => {
+    B.root = null;
+    return true;
+  };
+
+  // Where the open dialog's scroller shows its content, for its screenshot:
+  // the visible box in document coordinates and the scroll range.
+  B.rootView = () => {
+    const el = inRoot() ? rootScroller() : null;
+    const sx = window.scrollX;
+    const sy = window.scrollY;
+    if (!el) return { scrolls: false, x: 0, y: 0, width: 0, height: 0, scroll_height: 0, scroll_x: sx, scroll_y: sy };
+    const r = el.getBoundingClientRect();
+    const left = Math.max(0, r.left + el.clientLeft);
+    const top = Math.max(0, r.top + el.clientTop);
+    return {
+      scrolls: true,
+      x: Math.round(left + sx),
+      y: Math.round(top + sy),
+      width: Math.round(Math.min(el.clientWidth, innerWidth - left)),
+      height: Math.round(Math.min(el.clientHeight, innerHeight - top)),
+      scroll_height: Math.round(el.scrollHeight),
+      scroll_x: sx,
+      scroll_y: sy,
+    };
+  };
+  B.rootScrollTo = (y) => {
+    const el = inRoot() ? rootScroller() : null;
+    if (el) el.scrollTop = y;
+    return el ? Math.round(el.scrollTop) : 0;
   };
 
   // For tiled screenshots: fixed and sticky elements would repeat in every

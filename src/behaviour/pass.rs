@@ -2,7 +2,6 @@
 //! the budgets.
 
 use super::items::{Collector, RawItem};
-use super::profile::ItemRules;
 use super::{Behaviour, Profile, KIT_JS};
 use crate::browser::{eval, BrowserError};
 use chromiumoxide::Page;
@@ -64,9 +63,51 @@ pub struct PassReport {
     #[serde(default)]
     pub items_collected: usize,
     pub warnings: Vec<String>,
+    /// Posts opened one by one (profiles with `[open_each]`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub posts: Vec<PostReport>,
     /// The items themselves; they go to `items.json`, not the manifest.
     #[serde(skip)]
     pub collected: Collector,
+}
+
+/// One post opened on its own: where, how, and what it held.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PostReport {
+    /// 1-based, in the order the posts appear on the page.
+    pub index: usize,
+    pub url: String,
+    /// `dialog` (opened over the page), `page` (a plain link, loaded), or
+    /// `missing` / `no-dialog` when it could not be opened.
+    pub opened_as: String,
+    pub expanders_clicked: u64,
+    pub scroll_steps: u64,
+    /// Items seen in it (the post, its comments and replies).
+    pub items: usize,
+    /// The artifacts showing it.
+    #[serde(default)]
+    pub artifacts: Vec<String>,
+    pub duration_ms: u64,
+}
+
+impl PassReport {
+    /// Adds what a pass over one opened post did to this report; its items
+    /// join the collected ones.
+    pub fn absorb(&mut self, other: PassReport) {
+        self.scroll_steps += other.scroll_steps;
+        self.expanders_clicked += other.expanders_clicked;
+        for (label, n) in other.expander_labels {
+            *self.expander_labels.entry(label).or_default() += n;
+        }
+        self.dialogs_dismissed.extend(other.dialogs_dismissed);
+        self.menus_set.extend(other.menus_set);
+        self.warnings.extend(other.warnings);
+        if self.stopped_by.is_none() {
+            self.stopped_by = other.stopped_by;
+        }
+        self.collected.merge(other.collected);
+        self.items_collected = self.collected.len();
+    }
 }
 
 /// The pass could not go on.
@@ -79,14 +120,14 @@ pub enum PassError {
 }
 
 #[derive(Debug, Deserialize)]
-struct PageState {
-    mutations: u64,
-    scroll_y: f64,
-    height: f64,
-    view: f64,
-    at_bottom: bool,
-    inner_scroller: bool,
-    url: String,
+pub(super) struct PageState {
+    pub(super) mutations: u64,
+    pub(super) scroll_y: f64,
+    pub(super) height: f64,
+    pub(super) view: f64,
+    pub(super) at_bottom: bool,
+    pub(super) inner_scroller: bool,
+    pub(super) url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,20 +145,40 @@ const CALL: Duration = Duration::from_secs(20);
 /// Small moves per paced scroll step.
 const SMOOTH_MOVES: u32 = 8;
 
-struct Driver<'a> {
-    page: &'a Page,
+/// Drives the in-page kit with one profile's behaviour.
+pub(super) struct Driver<'a> {
+    pub(super) page: &'a Page,
     cfg: String,
     rules: String,
-    behaviour: &'a Behaviour,
+    /// The profile's post links, when it opens posts one by one.
+    targets: Option<String>,
+    pub(super) behaviour: Behaviour,
 }
 
-impl Driver<'_> {
-    async fn install(&self) -> Result<(), BrowserError> {
+impl<'a> Driver<'a> {
+    pub(super) fn new(page: &'a Page, profile: &Profile) -> Self {
+        Self::with(page, profile, profile.behaviour.clone())
+    }
+
+    pub(super) fn with(page: &'a Page, profile: &Profile, behaviour: Behaviour) -> Self {
+        Self {
+            page,
+            cfg: to_json(&behaviour),
+            rules: to_json(&profile.items),
+            targets: profile
+                .open_each
+                .enabled()
+                .then(|| to_json(&profile.open_each)),
+            behaviour,
+        }
+    }
+
+    pub(super) async fn install(&self) -> Result<(), BrowserError> {
         let _: String = eval(self.page, KIT_JS, CALL).await?;
         Ok(())
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(
+    pub(super) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         js: &str,
         bound: Duration,
@@ -127,11 +188,11 @@ impl Driver<'_> {
         eval(self.page, &expr, bound).await
     }
 
-    async fn state(&self) -> Result<PageState, BrowserError> {
+    pub(super) async fn state(&self) -> Result<PageState, BrowserError> {
         self.call("__bevara.state()", CALL).await
     }
 
-    async fn settle(
+    pub(super) async fn settle(
         &self,
         since: u64,
         quiet: u64,
@@ -147,7 +208,7 @@ impl Driver<'_> {
         Ok(s.changed)
     }
 
-    async fn dismiss(&self, report: &mut PassReport) -> Result<usize, BrowserError> {
+    pub(super) async fn dismiss(&self, report: &mut PassReport) -> Result<usize, BrowserError> {
         let done: Vec<Done> = self
             .call(&format!("__bevara.dismiss({})", self.cfg), CALL)
             .await?;
@@ -198,16 +259,21 @@ impl Driver<'_> {
         Ok(labels.len() as u64)
     }
 
-    async fn collect(&self, report: &mut PassReport) -> Result<(), BrowserError> {
+    pub(super) async fn collect(&self, report: &mut PassReport) -> Result<(), BrowserError> {
         let batch: Vec<RawItem> = self
             .call(&format!("__bevara.items({})", self.rules), CALL)
             .await?;
+        if let Some(t) = &self.targets {
+            let _: u64 = self
+                .call(&format!("__bevara.noteTargets({t})"), CALL)
+                .await?;
+        }
         report.collected.add(batch);
         report.items_collected = report.collected.len();
         Ok(())
     }
 
-    async fn menus(&self, report: &mut PassReport) -> Result<(), BrowserError> {
+    pub(super) async fn menus(&self, report: &mut PassReport) -> Result<(), BrowserError> {
         if self.behaviour.menu_choices.is_empty() {
             return Ok(());
         }
@@ -228,7 +294,7 @@ impl Driver<'_> {
         Ok(())
     }
 
-    async fn clear_dialogs(&self, report: &mut PassReport) -> Result<(), BrowserError> {
+    pub(super) async fn clear_dialogs(&self, report: &mut PassReport) -> Result<(), BrowserError> {
         let _removed: u64 = self
             .call(&format!("__bevara.remove({})", self.cfg), CALL)
             .await?;
@@ -242,6 +308,11 @@ impl Driver<'_> {
         self.unblock(report).await?;
         Ok(())
     }
+}
+
+/// A value as a JavaScript literal for the kit.
+pub(super) fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
 }
 
 fn same_document(a: &str, b: &str) -> bool {
@@ -258,24 +329,40 @@ pub async fn run_pass(
     pacing: Option<&Pacing>,
     progress: Option<&watch::Sender<Progress>>,
 ) -> Result<PassReport, PassError> {
-    let started = Instant::now();
-    let behaviour = &profile.behaviour;
-    let rules: &ItemRules = &profile.items;
-    let driver = Driver {
-        page,
-        cfg: serde_json::to_string(behaviour).unwrap_or_else(|_| "{}".into()),
-        rules: serde_json::to_string(rules).unwrap_or_else(|_| "{}".into()),
-        behaviour,
-    };
+    let driver = Driver::new(page, profile);
+    driver.install().await?;
     let mut report = PassReport {
-        behaviour: behaviour.name.clone(),
+        behaviour: profile.behaviour.name.clone(),
         ..Default::default()
     };
-    driver.install().await?;
+    drive(
+        &driver,
+        budget,
+        pacing,
+        progress,
+        "scroll and expand",
+        &mut report,
+    )
+    .await?;
+    Ok(report)
+}
+
+/// The scroll-and-expand loop over whatever scrolls now: the page, or the
+/// open post's dialog.
+pub(super) async fn drive(
+    driver: &Driver<'_>,
+    budget: &PassBudget,
+    pacing: Option<&Pacing>,
+    progress: Option<&watch::Sender<Progress>>,
+    phase: &'static str,
+    report: &mut PassReport,
+) -> Result<(), PassError> {
+    let started = Instant::now();
+    let behaviour = &driver.behaviour;
     let start_url = driver.state().await?.url;
-    driver.clear_dialogs(&mut report).await?;
-    driver.menus(&mut report).await?;
-    driver.collect(&mut report).await?;
+    driver.clear_dialogs(report).await?;
+    driver.menus(report).await?;
+    driver.collect(report).await?;
 
     let mut at_end_checks = 0u32;
     let quiet = behaviour.quiet_ms;
@@ -291,7 +378,7 @@ pub async fn run_pass(
         report.final_height = st.height as u64;
         if let Some(tx) = progress {
             tx.send_replace(Progress {
-                phase: "scroll and expand",
+                phase,
                 scroll_y: st.scroll_y as u64,
                 height: st.height as u64,
                 expanders: report.expanders_clicked,
@@ -320,16 +407,16 @@ pub async fn run_pass(
         }
 
         let left = budget.max_clicks - report.expanders_clicked;
-        if driver.expand(false, left, &mut report).await? > 0 {
+        if driver.expand(false, left, report).await? > 0 {
             driver
                 .settle(st.mutations, quiet, behaviour.expander_wait_ms, true)
                 .await?;
             if let Some(p) = pacing {
                 tokio::time::sleep(p.dwell).await;
             }
-            driver.clear_dialogs(&mut report).await?;
-            driver.menus(&mut report).await?;
-            driver.collect(&mut report).await?;
+            driver.clear_dialogs(report).await?;
+            driver.menus(report).await?;
+            driver.collect(report).await?;
             at_end_checks = 0;
             continue;
         }
@@ -355,9 +442,9 @@ pub async fn run_pass(
             if let Some(p) = pacing {
                 tokio::time::sleep(p.step.saturating_sub(step_started.elapsed())).await;
             }
-            driver.clear_dialogs(&mut report).await?;
-            driver.menus(&mut report).await?;
-            driver.collect(&mut report).await?;
+            driver.clear_dialogs(report).await?;
+            driver.menus(report).await?;
+            driver.collect(report).await?;
             continue;
         }
         // At the bottom: give lazy loading time to add more.
@@ -371,7 +458,7 @@ pub async fn run_pass(
                 continue;
             }
         }
-        driver.clear_dialogs(&mut report).await?;
+        driver.clear_dialogs(report).await?;
         at_end_checks += 1;
         if at_end_checks < behaviour.end_checks {
             continue;
@@ -380,7 +467,7 @@ pub async fn run_pass(
         // appeared after they were scrolled past.
         let before = driver.state().await?.mutations;
         let left = budget.max_clicks - report.expanders_clicked;
-        if driver.expand(true, left, &mut report).await? > 0 {
+        if driver.expand(true, left, report).await? > 0 {
             driver
                 .settle(before, quiet, behaviour.expander_wait_ms, true)
                 .await?;
@@ -389,14 +476,14 @@ pub async fn run_pass(
         }
         break;
     }
-    driver.collect(&mut report).await?;
+    driver.collect(report).await?;
     let st = driver.state().await?;
     report.final_height = st.height as u64;
     driver
         .call::<serde_json::Value>("__bevara.scrollTo(0)", CALL)
         .await?;
     driver.settle(0, 200, 1500, false).await?;
-    report.duration_ms = started.elapsed().as_millis() as u64;
+    report.duration_ms += started.elapsed().as_millis() as u64;
     if let Some(tx) = progress {
         tx.send_replace(Progress {
             phase: "expanded",
@@ -407,5 +494,5 @@ pub async fn run_pass(
             elapsed: started.elapsed(),
         });
     }
-    Ok(report)
+    Ok(())
 }

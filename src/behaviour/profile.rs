@@ -85,6 +85,44 @@ impl Default for Pagination {
     }
 }
 
+/// Posts opened one at a time, for platforms that show a post's comments
+/// only in a dialog (a profile grid): each link is clicked in turn, the
+/// dialog's own scroller is scrolled and expanded, captured, and closed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OpenEach {
+    /// A pattern over a link's absolute URL (the permalink shape of a post);
+    /// empty means posts are not opened.
+    pub href_pattern: String,
+    /// CSS selector narrowing the links considered.
+    pub selector: String,
+    /// Posts opened at most; more are reported and the capture truncated.
+    pub max: u32,
+    /// How long to wait for the dialog after a click.
+    pub open_wait_ms: u64,
+    /// How long to wait at the end of a dialog's comments for more.
+    pub end_wait_ms: u64,
+}
+
+impl Default for OpenEach {
+    fn default() -> Self {
+        Self {
+            href_pattern: String::new(),
+            selector: "a[href]".into(),
+            max: 500,
+            open_wait_ms: 5000,
+            end_wait_ms: 1500,
+        }
+    }
+}
+
+impl OpenEach {
+    /// Whether this profile opens posts at all.
+    pub fn enabled(&self) -> bool {
+        !self.href_pattern.is_empty()
+    }
+}
+
 /// A platform profile.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +139,7 @@ pub struct Profile {
     pub items: ItemRules,
     pub logged_out: LoggedOutRule,
     pub pagination: Pagination,
+    pub open_each: OpenEach,
 }
 
 /// A profile that cannot be used, with the file and what is wrong.
@@ -202,6 +241,10 @@ impl Profile {
             ("repeatable", &b.repeatable),
             ("url_patterns", &self.url_patterns),
             ("logged_out.texts", &self.logged_out.texts),
+            (
+                "open_each.href_pattern",
+                &vec![self.open_each.href_pattern.clone()],
+            ),
         ];
         for (what, list) in lists {
             for p in list {
@@ -224,6 +267,9 @@ impl Profile {
                 source_name,
                 "behaviour.scroll_step must be 0.1–2.0",
             ));
+        }
+        if self.open_each.enabled() && self.open_each.max == 0 {
+            return Err(invalid(source_name, "open_each.max must be at least 1"));
         }
         if self.pagination.max_pages == 0 {
             return Err(invalid(
@@ -394,6 +440,26 @@ mod tests {
         assert!(all.get("mastodon").is_ok());
         let origin = all.all().find(|(p, _)| p.name == "mastodon").unwrap().1;
         assert!(origin.ends_with("mastodon.toml"));
+    }
+
+    #[test]
+    fn only_grid_profiles_open_posts() {
+        let all = Profiles::load(None).unwrap();
+        for (p, _) in all.all() {
+            assert_eq!(p.open_each.enabled(), p.name == "instagram", "{}", p.name);
+        }
+        let ig = &all.get("instagram").unwrap().open_each;
+        let re = regex_lite::Regex::new(&ig.href_pattern).unwrap();
+        assert!(re.is_match("https://www.instagram.com/p/C8qT2mXrL4a/"));
+        assert!(re.is_match("https://www.instagram.com/salakommun/reel/C7sJ3bVnG5i/"));
+        assert!(!re.is_match("https://www.instagram.com/p/C8qT2mXrL4a/c/17904010012/"));
+        assert!(!re.is_match("https://www.instagram.com/salakommun/"));
+        let e = Profile::parse(
+            "grid.toml",
+            "name = \"g\"\ndescription=\"\"\nrelies_on=[]\nplatforms=[]\n[open_each]\nhref_pattern = '/p/'\nmax = 0\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("open_each.max"), "{e}");
     }
 
     #[test]

@@ -55,8 +55,12 @@ pub struct ScreenshotStats {
 }
 
 /// What the stitcher thread receives: one tile's base64 PNG and its place.
+/// A tile narrower than the image is placed at `x` on white; an empty one
+/// is white rows.
 struct Tile {
+    x: u32,
     y: u64,
+    width: u32,
     height: u32,
     base64: String,
 }
@@ -106,15 +110,7 @@ pub async fn full_page_with(
     let _: String = eval(page, crate::behaviour::KIT_JS, call).await?;
     let _: serde_json::Value = eval(page, "window.scrollTo(0, 0), __bevara.state()", call).await?;
 
-    let (tx, rx) = mpsc::sync_channel::<Tile>(1);
-    let path = out.to_path_buf();
-    let stitcher = std::thread::Builder::new()
-        .name("bevara-stitch".into())
-        .spawn(move || stitch(rx, &path, width, total))
-        .map_err(|e| ScreenshotError::Write {
-            path: out.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+    let (tx, stitcher) = spawn_stitcher(out, width, total)?;
 
     let mut stats = ScreenshotStats {
         width,
@@ -134,31 +130,15 @@ pub async fn full_page_with(
                 )
                 .await?;
             }
-            let params = CaptureScreenshotParams::builder()
-                .format(CaptureScreenshotFormat::Png)
-                .clip(Clip {
-                    x: 0.0,
-                    y: y as f64,
-                    width: width as f64,
-                    height: h as f64,
-                    scale: 1.0,
-                })
-                .capture_beyond_viewport(true)
-                .from_surface(true)
-                .optimize_for_speed(true)
-                .build();
             let t = Instant::now();
-            let shot = page
-                .execute(params)
-                .await
-                .map_err(|source| crate::browser::cdp_error("Page.captureScreenshot", source))?;
+            let base64 = grab(page, 0.0, y as f64, width, h, true).await?;
             stats.chromium_ms += t.elapsed().as_millis() as u64;
             stats.tiles += 1;
-            let base64: String = AsRef::<str>::as_ref(&shot.result.data).to_string();
-            drop(shot);
             if tx
                 .send(Tile {
+                    x: 0,
                     y,
+                    width,
                     height: h,
                     base64,
                 })
@@ -176,6 +156,189 @@ pub async fn full_page_with(
     let captured = tokio::time::timeout(bound, capture).await;
     drop(tx);
     let restore: Result<serde_json::Value, _> = eval(page, "__bevara.restoreFixed()", call).await;
+    stats.stitch_ms = join_stitcher(captured, stitcher, out, bound).await?;
+    restore?;
+    stats.total_ms = started.elapsed().as_millis() as u64;
+    Ok(stats)
+}
+
+#[derive(serde::Deserialize)]
+struct RootView {
+    scrolls: bool,
+    x: f64,
+    y: f64,
+    width: f64,
+    height: f64,
+    scroll_height: f64,
+    scroll_x: f64,
+    scroll_y: f64,
+}
+
+/// One clipped screenshot in document coordinates, as base64 PNG; beyond
+/// the viewport, or of what the viewport shows.
+async fn grab(
+    page: &Page,
+    x: f64,
+    y: f64,
+    w: u32,
+    h: u32,
+    beyond_viewport: bool,
+) -> Result<String, ScreenshotError> {
+    let params = CaptureScreenshotParams::builder()
+        .format(CaptureScreenshotFormat::Png)
+        .clip(Clip {
+            x,
+            y,
+            width: w as f64,
+            height: h as f64,
+            scale: 1.0,
+        })
+        .capture_beyond_viewport(beyond_viewport)
+        .from_surface(true)
+        .optimize_for_speed(true)
+        .build();
+    let shot = page
+        .execute(params)
+        .await
+        .map_err(|source| crate::browser::cdp_error("Page.captureScreenshot", source))?;
+    Ok(AsRef::<str>::as_ref(&shot.result.data).to_string())
+}
+
+/// A screenshot of the open post dialog: the viewport as it shows the
+/// dialog, then the rest of the dialog's own scroller, scrolled a view at a
+/// time, each part placed where the scroller sits, so its column continues
+/// below the first view. The image is `width` wide and at most `max_height`.
+pub async fn dialog(
+    page: &Page,
+    out: &Path,
+    width: u32,
+    viewport_height: u32,
+    max_height: u64,
+    bound: Duration,
+) -> Result<ScreenshotStats, ScreenshotError> {
+    let started = Instant::now();
+    let call = Duration::from_secs(30);
+    let settle = "__bevara.settle(__bevara.mutations, 150, 1000, false)";
+    let v: RootView = eval(
+        page,
+        &format!("(__bevara.rootScrollTo(0), {settle}).then(() => __bevara.rootView())"),
+        call,
+    )
+    .await?;
+    let vh = viewport_height.max(1);
+    let rest = if v.scrolls && v.height >= 1.0 {
+        (v.scroll_height - v.height).max(0.0) as u64
+    } else {
+        0
+    };
+    let total = (vh as u64 + rest).min(max_height.max(vh as u64));
+    let total = u32::try_from(total).unwrap_or(u32::MAX);
+    let (tx, stitcher) = spawn_stitcher(out, width, total)?;
+    let mut stats = ScreenshotStats {
+        width,
+        height: total,
+        ..Default::default()
+    };
+    let capture = async {
+        let t = Instant::now();
+        let first = grab(page, v.scroll_x, v.scroll_y, width, vh, false).await?;
+        stats.chromium_ms += t.elapsed().as_millis() as u64;
+        stats.tiles += 1;
+        let mut sent = tx.send(Tile {
+            x: 0,
+            y: 0,
+            width,
+            height: vh,
+            base64: first,
+        });
+        let view_h = v.height.floor() as u64;
+        let col_x = (v.x - v.scroll_x).max(0.0) as u32;
+        let col_w = (v.width.floor() as u32)
+            .min(width.saturating_sub(col_x))
+            .max(1);
+        let mut covered = view_h;
+        let mut out_y = vh as u64;
+        while sent.is_ok() && out_y < total as u64 {
+            let actual: f64 = eval(
+                page,
+                &format!("(__bevara.rootScrollTo({covered}), {settle}).then(() => __bevara.rootScrollTo({covered}))"),
+                call,
+            )
+            .await?;
+            let actual = actual.max(0.0) as u64;
+            let shown_to = (actual + view_h).min(v.scroll_height as u64);
+            let rows = shown_to.saturating_sub(covered).min(total as u64 - out_y) as u32;
+            if rows == 0 || actual > covered {
+                // The scroller shrank or would not move: the rest stays white.
+                let _ = tx.send(Tile {
+                    x: 0,
+                    y: out_y,
+                    width,
+                    height: (total as u64 - out_y) as u32,
+                    base64: String::new(),
+                });
+                break;
+            }
+            let t = Instant::now();
+            let base64 = grab(
+                page,
+                v.x,
+                v.y + (covered - actual) as f64,
+                col_w,
+                rows,
+                false,
+            )
+            .await?;
+            stats.chromium_ms += t.elapsed().as_millis() as u64;
+            stats.tiles += 1;
+            sent = tx.send(Tile {
+                x: col_x,
+                y: out_y,
+                width: col_w,
+                height: rows,
+                base64,
+            });
+            covered += rows as u64;
+            out_y += rows as u64;
+        }
+        Ok::<(), ScreenshotError>(())
+    };
+    let captured = tokio::time::timeout(bound, capture).await;
+    drop(tx);
+    let _: Result<serde_json::Value, _> = eval(page, "__bevara.rootScrollTo(0)", call).await;
+    stats.stitch_ms = join_stitcher(captured, stitcher, out, bound).await?;
+    stats.total_ms = started.elapsed().as_millis() as u64;
+    Ok(stats)
+}
+
+type Stitcher = std::thread::JoinHandle<Result<u64, ScreenshotError>>;
+
+/// Starts the stitching thread for a `width`×`height` PNG at `out`.
+fn spawn_stitcher(
+    out: &Path,
+    width: u32,
+    height: u32,
+) -> Result<(mpsc::SyncSender<Tile>, Stitcher), ScreenshotError> {
+    let (tx, rx) = mpsc::sync_channel::<Tile>(1);
+    let path = out.to_path_buf();
+    let stitcher = std::thread::Builder::new()
+        .name("bevara-stitch".into())
+        .spawn(move || stitch(rx, &path, width, height))
+        .map_err(|e| ScreenshotError::Write {
+            path: out.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    Ok((tx, stitcher))
+}
+
+/// Waits for the stitcher once the tiles are sent (or the capture failed or
+/// ran out of time); returns its working milliseconds.
+async fn join_stitcher(
+    captured: Result<Result<(), ScreenshotError>, tokio::time::error::Elapsed>,
+    stitcher: Stitcher,
+    out: &Path,
+    bound: Duration,
+) -> Result<u64, ScreenshotError> {
     let stitched = tokio::task::spawn_blocking(move || stitcher.join())
         .await
         .ok()
@@ -185,19 +348,13 @@ pub async fn full_page_with(
         Ok(Err(e)) => return Err(e),
         Ok(Ok(())) => {}
     }
-    stats.stitch_ms = match stitched {
-        Some(Ok(ms)) => ms,
-        Some(Err(e)) => return Err(e),
-        None => {
-            return Err(ScreenshotError::Write {
-                path: out.to_path_buf(),
-                reason: "the stitching thread panicked".into(),
-            })
-        }
-    };
-    restore?;
-    stats.total_ms = started.elapsed().as_millis() as u64;
-    Ok(stats)
+    match stitched {
+        Some(r) => r,
+        None => Err(ScreenshotError::Write {
+            path: out.to_path_buf(),
+            reason: "the stitching thread panicked".into(),
+        }),
+    }
 }
 
 /// Receives tiles in order and streams their rows into one RGB PNG.
@@ -228,6 +385,15 @@ fn stitch(
         let t = Instant::now();
         let y = tile.y;
         let derr = |reason: String| ScreenshotError::Decode { y, reason };
+        if tile.base64.is_empty() {
+            rgb.fill(255);
+            for _ in 0..tile.height {
+                stream.write_all(&rgb).map_err(|e| werr(e.to_string()))?;
+                written += 1;
+            }
+            continue;
+        }
+        let x0 = tile.x.min(width) as usize * 3;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(tile.base64.as_bytes())
             .map_err(|e| derr(e.to_string()))?;
@@ -236,15 +402,24 @@ fn stitch(
         decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
         let mut reader = decoder.read_info().map_err(|e| derr(e.to_string()))?;
         let info = reader.info();
-        if info.width != width || info.height != tile.height {
+        // A full-width tile must be exactly what was asked for. A part of
+        // the page placed on white (a dialog's scroller) may be a pixel off
+        // where its box has fractional edges: it is cut or padded to size.
+        let partial = tile.width < width;
+        if !partial && (info.width != tile.width || info.height != tile.height) {
             return Err(ScreenshotError::TileSize {
                 y,
                 got_w: info.width,
                 got_h: info.height,
-                want_w: width,
+                want_w: tile.width,
                 want_h: tile.height,
             });
         }
+        if partial {
+            rgb.fill(255);
+        }
+        let span = (info.width.min(tile.width).min(width - tile.x.min(width)) as usize) * 3;
+        let mut rows = 0u32;
         let (color, _) = reader.output_color_type();
         let channels = match color {
             png::ColorType::Rgb => 3,
@@ -254,14 +429,16 @@ fn stitch(
             png::ColorType::Indexed => return Err(derr("indexed colour after expansion".into())),
         };
         while let Some(row) = reader.next_row().map_err(|e| derr(e.to_string()))? {
+            if rows == tile.height {
+                break;
+            }
+            rows += 1;
             let data = row.data();
+            let out = &mut rgb[x0..x0 + span];
             match channels {
-                3 => {
-                    let n = rgb.len();
-                    rgb.copy_from_slice(&data[..n])
-                }
+                3 => out.copy_from_slice(&data[..span]),
                 _ => {
-                    for (x, px) in rgb.chunks_exact_mut(3).enumerate() {
+                    for (x, px) in out.chunks_exact_mut(3).enumerate() {
                         let s = &data[x * channels..];
                         if channels >= 3 {
                             px.copy_from_slice(&s[..3]);
@@ -271,6 +448,11 @@ fn stitch(
                     }
                 }
             }
+            stream.write_all(&rgb).map_err(|e| werr(e.to_string()))?;
+            written += 1;
+        }
+        rgb.fill(255);
+        for _ in rows..tile.height {
             stream.write_all(&rgb).map_err(|e| werr(e.to_string()))?;
             written += 1;
         }
@@ -286,4 +468,94 @@ fn stitch(
     writer.finish().map_err(|e| werr(e.to_string()))?;
     busy += t.elapsed();
     Ok(busy.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A base64 PNG of `w`×`h` filled with one colour.
+    fn tile_png(w: u32, h: u32, rgb: [u8; 3]) -> String {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().unwrap();
+        let data: Vec<u8> = (0..w * h).flat_map(|_| rgb).collect();
+        wr.write_image_data(&data).unwrap();
+        wr.finish().unwrap();
+        base64::engine::general_purpose::STANDARD.encode(out)
+    }
+
+    #[test]
+    fn partial_tiles_are_placed_on_white_and_padded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.png");
+        let (tx, rx) = mpsc::sync_channel::<Tile>(4);
+        let p = path.clone();
+        let t = std::thread::spawn(move || stitch(rx, &p, 40, 30));
+        let red = [200, 0, 0];
+        let blue = [0, 0, 200];
+        // A full-width first view, a column part at x=10 that came out one
+        // row short, and white rows for the rest.
+        tx.send(Tile {
+            x: 0,
+            y: 0,
+            width: 40,
+            height: 10,
+            base64: tile_png(40, 10, red),
+        })
+        .unwrap();
+        tx.send(Tile {
+            x: 10,
+            y: 10,
+            width: 20,
+            height: 12,
+            base64: tile_png(20, 11, blue),
+        })
+        .unwrap();
+        tx.send(Tile {
+            x: 0,
+            y: 22,
+            width: 40,
+            height: 8,
+            base64: String::new(),
+        })
+        .unwrap();
+        drop(tx);
+        t.join().unwrap().unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (40, 30));
+        let px = |x, y| img.get_pixel(x, y).0;
+        assert_eq!(px(0, 0), red);
+        assert_eq!(px(39, 9), red);
+        assert_eq!(px(9, 15), [255; 3], "left of the column is white");
+        assert_eq!(px(10, 15), blue);
+        assert_eq!(px(29, 20), blue);
+        assert_eq!(px(30, 15), [255; 3], "right of the column is white");
+        assert_eq!(px(15, 21), [255; 3], "the missing row is padded white");
+        assert_eq!(px(20, 29), [255; 3]);
+    }
+
+    #[test]
+    fn a_full_width_tile_of_the_wrong_size_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.png");
+        let (tx, rx) = mpsc::sync_channel::<Tile>(2);
+        let p = path.clone();
+        let t = std::thread::spawn(move || stitch(rx, &p, 40, 10));
+        tx.send(Tile {
+            x: 0,
+            y: 0,
+            width: 40,
+            height: 10,
+            base64: tile_png(40, 9, [0; 3]),
+        })
+        .unwrap();
+        drop(tx);
+        assert!(matches!(
+            t.join().unwrap(),
+            Err(ScreenshotError::TileSize { .. })
+        ));
+    }
 }

@@ -1,0 +1,309 @@
+//! Posts opened one by one (profiles with `[open_each]`): each post's dialog
+//! is scrolled and expanded, then captured as `post-NNN.png` (the dialog, its
+//! scroller unrolled below it) and `post-NNN.txt`, and closed. A post link
+//! that opens no dialog is loaded and captured as a page of its own.
+
+use super::{screenshot, write, CaptureError, Produced};
+use crate::behaviour::{
+    run_pass, Opened, Pacing, PassBudget, PassReport, PostOpener, PostReport, Profile, Progress,
+};
+use crate::browser::{eval, BrowserError};
+use chromiumoxide::Page;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Where and how the posts are opened.
+pub(super) struct PostRun<'a> {
+    pub page: &'a Page,
+    pub profile: &'a Profile,
+    pub settings: &'a crate::Settings,
+    pub work: &'a Path,
+    pub budget: &'a PassBudget,
+    /// When the page's pass began: the duration budget covers both.
+    pub started: Instant,
+    pub pacing: Option<&'a Pacing>,
+    pub progress: Option<&'a watch::Sender<Progress>>,
+    /// The channel page the posts are opened from.
+    pub start_url: &'a str,
+}
+
+type Failed = (CaptureError, Option<String>);
+
+impl PostRun<'_> {
+    fn pass_failed(&self, url: &str) -> impl Fn(crate::behaviour::PassError) -> Failed + '_ {
+        let url = url.to_string();
+        move |source| {
+            (
+                CaptureError::Pass {
+                    url: url.clone(),
+                    source,
+                },
+                Some(self.start_url.to_string()),
+            )
+        }
+    }
+
+    fn browser_failed(&self) -> impl Fn(BrowserError) -> Failed + '_ {
+        move |source| {
+            (
+                CaptureError::Browser {
+                    url: self.start_url.to_string(),
+                    source,
+                },
+                Some(self.start_url.to_string()),
+            )
+        }
+    }
+
+    /// The budget left for one post, or why none is left.
+    fn left(&self, report: &PassReport) -> Result<PassBudget, String> {
+        let b = self.budget;
+        let spent = self.started.elapsed();
+        if spent >= b.max_duration {
+            return Err(format!("duration ({} s)", b.max_duration.as_secs()));
+        }
+        if report.expanders_clicked >= b.max_clicks {
+            return Err(format!("expander clicks ({})", b.max_clicks));
+        }
+        if report.scroll_steps >= b.max_scroll_steps {
+            return Err(format!("scroll steps ({})", b.max_scroll_steps));
+        }
+        Ok(PassBudget {
+            max_duration: b.max_duration - spent,
+            max_height: b.max_height,
+            max_clicks: b.max_clicks - report.expanders_clicked,
+            max_scroll_steps: b.max_scroll_steps - report.scroll_steps,
+        })
+    }
+
+    /// Opens every post the pass saw, adding what each showed to `report`
+    /// and its artifacts to `produced`.
+    pub async fn run(
+        &self,
+        report: &mut PassReport,
+        produced: &mut Vec<Produced>,
+    ) -> Result<(), Failed> {
+        let Some(opener) = PostOpener::new(self.page, self.profile) else {
+            return Ok(());
+        };
+        let mut targets = opener.targets().await.map_err(self.browser_failed())?;
+        let max = self.profile.open_each.max as usize;
+        if targets.len() > max {
+            report.warnings.push(format!(
+                "the page links to {} posts; only the first {max} (open_each.max) were opened",
+                targets.len()
+            ));
+            report
+                .stopped_by
+                .get_or_insert(format!("open_each.max ({max})"));
+            targets.truncate(max);
+        }
+        let total = targets.len();
+        for (i, href) in targets.iter().enumerate() {
+            let budget = match self.left(report) {
+                Ok(b) => b,
+                Err(what) => {
+                    report.warnings.push(format!(
+                        "the pass stopped at its {what} budget after opening {i} of {total} posts; {href} and later posts are missing"
+                    ));
+                    report.stopped_by.get_or_insert(what);
+                    break;
+                }
+            };
+            if let Some(tx) = self.progress {
+                tx.send_modify(|p| {
+                    p.phase = "opening posts";
+                    p.steps = i as u64 + 1;
+                });
+            }
+            let post_started = Instant::now();
+            let mut post = PostReport {
+                index: i + 1,
+                url: href.clone(),
+                ..Default::default()
+            };
+            let opened = opener
+                .open(href, report)
+                .await
+                .map_err(self.pass_failed(href))?;
+            let name = format!("post-{:03}", i + 1);
+            let mut r = match opened {
+                Opened::Dialog => {
+                    post.opened_as = "dialog".into();
+                    let r = opener
+                        .expand(&budget, self.pacing, self.progress)
+                        .await
+                        .map_err(self.pass_failed(href))?;
+                    let text = opener.text().await.map_err(self.browser_failed())?;
+                    self.shoot(&name, href, &text, true, produced).await?;
+                    match opener.close().await.map_err(self.browser_failed())? {
+                        Some(how) => tracing::debug!(post = %href, how, "post dialog closed"),
+                        None => {
+                            report.warnings.push(format!(
+                                "the dialog of {href} would not close (close control, Escape, back); the page was reloaded"
+                            ));
+                            self.reload(&opener, report).await?;
+                        }
+                    }
+                    r
+                }
+                Opened::Page | Opened::Route => {
+                    post.opened_as = "page".into();
+                    if opened == Opened::Page {
+                        self.goto(href).await?;
+                    }
+                    let r = run_pass(self.page, self.profile, &budget, self.pacing, self.progress)
+                        .await
+                        .map_err(self.pass_failed(href))?;
+                    let text: String =
+                        eval(self.page, super::PAGE_TEXT_JS, Duration::from_secs(10))
+                            .await
+                            .map_err(self.browser_failed())?;
+                    self.shoot(&name, href, &text, false, produced).await?;
+                    self.reload(&opener, report).await?;
+                    r
+                }
+                Opened::Missing | Opened::Nothing => {
+                    post.opened_as = if opened == Opened::Missing {
+                        "missing".into()
+                    } else {
+                        "no-dialog".into()
+                    };
+                    report.warnings.push(if opened == Opened::Missing {
+                        format!("the link to post {href} was gone from the page when its turn came; the post is missing")
+                    } else {
+                        format!(
+                            "clicking the link to post {href} opened nothing within {} ms; the post is missing",
+                            self.profile.open_each.open_wait_ms
+                        )
+                    });
+                    report.posts.push(post);
+                    continue;
+                }
+            };
+            post.items = r.collected.len();
+            post.expanders_clicked = r.expanders_clicked;
+            post.scroll_steps = r.scroll_steps;
+            post.artifacts = vec![format!("{name}.png"), format!("{name}.txt")];
+            post.duration_ms = post_started.elapsed().as_millis() as u64;
+            r.warnings = std::mem::take(&mut r.warnings)
+                .into_iter()
+                .map(|w| format!("post {}: {w}", i + 1))
+                .collect();
+            report.absorb(r);
+            report.posts.push(post);
+        }
+        Ok(())
+    }
+
+    /// `NAME.png` (the open dialog unrolled, or the whole page) and `NAME.txt`.
+    async fn shoot(
+        &self,
+        name: &str,
+        href: &str,
+        text: &str,
+        dialog: bool,
+        produced: &mut Vec<Produced>,
+    ) -> Result<(), Failed> {
+        let b = &self.settings.browser;
+        let c = &self.settings.capture;
+        let path = self.work.join(format!("{name}.png"));
+        let bound = Duration::from_secs(c.artifact_timeout_secs);
+        let shot = if dialog {
+            let (w, h) = (b.viewport_width, b.viewport_height);
+            screenshot::dialog(self.page, &path, w, h, c.max_page_height, bound).await
+        } else {
+            let height: u64 = eval(self.page, super::PAGE_HEIGHT_JS, Duration::from_secs(10))
+                .await
+                .map_err(self.browser_failed())?;
+            let height = height.min(c.max_page_height);
+            screenshot::full_page(
+                self.page,
+                &path,
+                b.viewport_width,
+                height,
+                c.tile_height,
+                bound,
+            )
+            .await
+        };
+        let stats = shot.map_err(|source| {
+            (
+                CaptureError::Screenshot {
+                    url: href.to_string(),
+                    source,
+                },
+                Some(self.start_url.to_string()),
+            )
+        })?;
+        produced.push(Produced {
+            name: format!("{name}.png"),
+            media_type: "image/png",
+            path,
+            size: Some((stats.width, stats.height)),
+        });
+        self.add_text(name, href, text, produced).map_err(|e| *e)
+    }
+
+    /// `NAME.txt`: the post's URL, then its text.
+    fn text_artifact(&self, name: &str, href: &str, text: &str) -> Result<Produced, String> {
+        let path = self.work.join(format!("{name}.txt"));
+        write(&path, format!("{href}\n\n{text}").as_bytes())?;
+        Ok(Produced {
+            name: format!("{name}.txt"),
+            media_type: "text/plain; charset=utf-8",
+            path,
+            size: None,
+        })
+    }
+
+    fn add_text(
+        &self,
+        name: &str,
+        href: &str,
+        text: &str,
+        produced: &mut Vec<Produced>,
+    ) -> Result<(), Box<Failed>> {
+        let p = self.text_artifact(name, href, text).map_err(|reason| {
+            Box::new((
+                CaptureError::Artifact {
+                    url: href.to_string(),
+                    artifact: "post text",
+                    reason,
+                },
+                Some(self.start_url.to_string()),
+            ))
+        })?;
+        produced.push(p);
+        Ok(())
+    }
+
+    async fn goto(&self, url: &str) -> Result<(), Failed> {
+        let secs = self.settings.capture.page_load_timeout_secs;
+        match tokio::time::timeout(Duration::from_secs(secs), self.page.goto(url)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err((
+                CaptureError::Navigation {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                },
+                Some(self.start_url.to_string()),
+            )),
+            Err(_) => Err((
+                CaptureError::Timeout {
+                    url: url.to_string(),
+                    secs,
+                    detail: "a post opened on its own page".into(),
+                },
+                Some(self.start_url.to_string()),
+            )),
+        }
+    }
+
+    /// Back to the channel page, fresh, for the next post.
+    async fn reload(&self, opener: &PostOpener<'_>, report: &mut PassReport) -> Result<(), Failed> {
+        self.goto(self.start_url).await?;
+        opener.returned(report).await.map_err(self.browser_failed())
+    }
+}
