@@ -5,26 +5,10 @@
 
 mod common;
 
-use bevara::capture::{capture_channel, CaptureOptions, Trigger};
 use bevara::Platform;
-use std::path::Path;
-
-const NO_REC: CaptureOptions = CaptureOptions {
-    record: false,
-    pace: false,
-};
 
 fn expected(platform: &str) -> Vec<(String, String)> {
-    let file = common::fixture_dir()
-        .parent()
-        .unwrap()
-        .join(platform)
-        .join("expected.json");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    v["items"]
-        .as_array()
-        .unwrap()
+    common::expected_items(platform)
         .iter()
         .map(|i| {
             (
@@ -33,32 +17,6 @@ fn expected(platform: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Tokens tesseract reads in a tall PNG, cut into pieces it can handle.
-fn ocr(png: &Path, work: &Path) -> String {
-    let img = image::open(png).unwrap().to_rgb8();
-    let (w, h) = img.dimensions();
-    let mut text = String::new();
-    let mut y = 0;
-    while y < h {
-        let piece_h = 3000.min(h - y);
-        let piece = image::imageops::crop_imm(&img, 0, y, w, piece_h).to_image();
-        let p = work.join(format!("piece-{y}.png"));
-        piece.save(&p).unwrap();
-        let out = std::process::Command::new("tesseract")
-            .arg(&p)
-            .arg("-")
-            .output()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&out.stdout).replace(['O', 'o'], "0"));
-        // Overlap, so a line cut in two is read whole in one piece.
-        y += piece_h.saturating_sub(100).max(1);
-        if piece_h < 3000 {
-            break;
-        }
-    }
-    text
 }
 
 struct Row {
@@ -80,29 +38,18 @@ async fn run(
     let bevara = common::open(dir.path()).await;
     let mut channel = common::channel(name, &format!("http://{addr}{path}"));
     channel.platform = platform;
-    bevara.db().add_channel(&channel).await.unwrap();
-    let browser = bevara::browser::Browser::launch(&bevara.settings().browser)
-        .await
-        .unwrap();
-    let outcome = capture_channel(
-        &bevara,
-        &browser,
-        &channel,
-        Trigger::manual(None),
-        &NO_REC,
-        None,
-    )
-    .await;
-    browser.close().await;
-    let outcome = outcome.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let outcome = common::capture_once(&bevara, &channel).await;
     let items = bevara.db().items(&outcome.snapshot_id).await.unwrap();
-    let shot = outcome
-        .manifest
-        .artifacts
-        .iter()
-        .find(|a| a.name == "screenshot.png")
-        .unwrap();
-    let text = ocr(&bevara.store().local_path(&shot.key).unwrap(), dir.path());
+    // The page's screenshot, and each opened post's (Instagram's dialogs).
+    let mut text = String::new();
+    for shot in outcome.manifest.artifacts.iter().filter(|a| {
+        a.name == "screenshot.png" || (a.name.starts_with("post-") && a.name.ends_with(".png"))
+    }) {
+        text.push_str(&common::ocr_tall(
+            &bevara.store().local_path(&shot.key).unwrap(),
+            dir.path(),
+        ));
+    }
     let mut row = Row {
         name,
         expected: tokens.len(),
@@ -115,7 +62,7 @@ async fn run(
             row.in_items += 1;
             row.kinds_right += usize::from(&item.kind == kind);
         }
-        row.in_screenshot += usize::from(text.contains(&token.replace(['O', 'o'], "0")));
+        row.in_screenshot += usize::from(text.contains(&common::ocr_norm(token)));
     }
     row
 }
@@ -175,9 +122,8 @@ async fn platform_fixtures_table() {
             r.name, r.expected, r.in_items, r.kinds_right, r.in_screenshot
         );
     }
-    // Every item, of the right kind, on every fixture but Instagram, whose
-    // comments live in per-post dialogs that the pass does not open yet.
-    for r in rows.iter().filter(|r| r.name != "instagram") {
+    // Every item, of the right kind, on every fixture.
+    for r in &rows {
         assert_eq!(
             (r.in_items, r.kinds_right),
             (r.expected, r.expected),
@@ -185,11 +131,12 @@ async fn platform_fixtures_table() {
             r.name
         );
     }
-    // The screenshot shows the expanded feed, the virtualized X timeline
-    // included (blog pages 2–3 have screenshots of their own).
+    // The screenshots show the expanded feed, the virtualized X timeline
+    // and every Instagram dialog included (blog pages 2–3 have screenshots
+    // of their own).
     for r in rows
         .iter()
-        .filter(|r| ["facebook", "linkedin", "youtube", "x"].contains(&r.name))
+        .filter(|r| ["facebook", "linkedin", "youtube", "x", "instagram"].contains(&r.name))
     {
         assert!(
             r.in_screenshot * 10 >= r.expected * 9,

@@ -194,3 +194,81 @@ pub fn scan_png(path: &Path, mut f: impl FnMut(u32, &[u8], usize)) -> (u32, u32)
     }
     (w, h)
 }
+
+/// Folds the letters tesseract takes for digits at small sizes (O for 0,
+/// l for 1, S for 5) into the digits; applied to what it read and to the
+/// token looked for alike.
+pub fn ocr_norm(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'O' | 'o' | 'D' | 'Q' => '0',
+            'l' | 'L' | 'I' | 'i' | '|' => '1',
+            'S' => '5',
+            c => c,
+        })
+        .collect()
+}
+
+/// Text tesseract reads in a tall PNG, cut into pieces it can handle, with
+/// [`ocr_norm`] applied.
+pub fn ocr_tall(png: &Path, work: &Path) -> String {
+    let img = image::open(png).unwrap().to_rgb8();
+    let (w, h) = img.dimensions();
+    let mut text = String::new();
+    let mut y = 0;
+    while y < h {
+        let piece_h = 3000.min(h - y);
+        let piece = image::imageops::crop_imm(&img, 0, y, w, piece_h).to_image();
+        let p = work.join(format!("piece-{y}.png"));
+        piece.save(&p).unwrap();
+        let out = std::process::Command::new("tesseract")
+            .arg(&p)
+            .arg("-")
+            .output()
+            .unwrap();
+        text.push_str(&ocr_norm(&String::from_utf8_lossy(&out.stdout)));
+        // Overlap, so a line cut in two is read whole in one piece.
+        y += piece_h.saturating_sub(100).max(1);
+        if piece_h < 3000 {
+            break;
+        }
+    }
+    text
+}
+
+/// The items of a platform fixture's `expected.json`.
+pub fn expected_items(fixture: &str) -> Vec<serde_json::Value> {
+    let file = fixture_dir()
+        .parent()
+        .unwrap()
+        .join(fixture)
+        .join("expected.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    v["items"].as_array().unwrap().clone()
+}
+
+/// Registers `channel` and captures it once without a recording, in a
+/// browser of its own; panics with the reason when the capture fails.
+pub async fn capture_once(bevara: &Bevara, channel: &Channel) -> bevara::capture::CaptureOutcome {
+    use bevara::capture::{capture_channel, CaptureOptions, Trigger};
+    bevara.db().add_channel(channel).await.unwrap();
+    let browser = bevara::browser::Browser::launch(&bevara.settings().browser)
+        .await
+        .unwrap();
+    let options = CaptureOptions {
+        record: false,
+        pace: false,
+    };
+    let outcome = capture_channel(
+        bevara,
+        &browser,
+        channel,
+        Trigger::manual(None),
+        &options,
+        None,
+    )
+    .await;
+    browser.close().await;
+    outcome.unwrap_or_else(|e| panic!("{}: {e}", channel.url))
+}
