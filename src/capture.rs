@@ -4,132 +4,38 @@
 //! only after every artifact has been stored and read back with the right
 //! checksum; any failure marks it failed with a code and a reason.
 
+mod artifacts;
+mod error;
+mod finish;
+mod load;
 pub mod manifest;
+mod options;
+mod pages;
 mod posts;
 pub mod recording;
 pub mod screenshot;
+mod step;
 
-use crate::behaviour::items::{ItemCounts, ItemsDocument, ITEMS_SCHEMA_VERSION};
-use crate::behaviour::{run_pass, Pacing, PassBudget, PassError, PassReport, Progress};
+use crate::behaviour::{run_pass, Pacing, PassBudget, PassReport, Progress};
 use crate::browser::{eval, Browser, BrowserContext, BrowserError};
-use crate::db::{CaptureFinish, CaptureRecord, CaptureState, DbError};
+use crate::db::{CaptureRecord, CaptureState};
 use crate::exit::ExitCode;
 use crate::registry::Channel;
-use crate::store::{sha256_file, StoreError};
-use crate::target::{self, TargetError};
+use crate::target;
 use crate::Bevara;
-use base64::Engine as _;
-use chromiumoxide::cdp::browser_protocol::page::{
-    CaptureSnapshotFormat, CaptureSnapshotParams, PrintToPdfParams,
-};
 use chrono::{DateTime, Datelike, Utc};
+pub use error::CaptureError;
+use load::{load_session, login_wall, Loaded, LOADED_JS, PAGE_HEIGHT_JS, PAGE_TEXT_JS};
 use manifest::{
-    Manifest, ManifestArtifact, ManifestBrowser, ManifestChannel, ManifestTrigger, Viewport,
-    MANIFEST_SCHEMA, MANIFEST_SCHEMA_VERSION,
+    Manifest, ManifestBrowser, ManifestChannel, ManifestTrigger, Viewport, MANIFEST_SCHEMA,
+    MANIFEST_SCHEMA_VERSION,
 };
-use screenshot::ScreenshotError;
+pub use options::{check_recorder, host_name, os_user, recording_options, CaptureOptions, Trigger};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::watch;
 use tracing::Instrument;
 use ulid::Ulid;
-
-/// Who or what asked for a capture.
-#[derive(Debug, Clone)]
-pub struct Trigger {
-    /// `manual` or `schedule`.
-    pub kind: String,
-    pub reason: Option<String>,
-    pub requested_by: Option<String>,
-}
-
-impl Trigger {
-    /// A capture asked for on the command line by the current OS user.
-    pub fn manual(reason: Option<String>) -> Self {
-        Self {
-            kind: "manual".into(),
-            reason,
-            requested_by: Some(os_user()),
-        }
-    }
-}
-
-/// The name of the user running this process.
-pub fn os_user() -> String {
-    for var in ["USER", "LOGNAME"] {
-        if let Ok(u) = std::env::var(var) {
-            if !u.is_empty() {
-                return u;
-            }
-        }
-    }
-    // SAFETY-free fallback: the numeric uid from /proc.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|uid| format!("uid {uid}")))
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// This host's name, for the worker column of captures.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// Choices for one capture beyond the settings.
-#[derive(Debug, Clone)]
-pub struct CaptureOptions {
-    /// Make a screen recording of the pass.
-    pub record: bool,
-    /// Pace the pass for a viewer (recording.step_ms, recording.dwell_ms).
-    /// Recording implies it; alone it lets a benchmark compare like with like.
-    pub pace: bool,
-}
-
-impl CaptureOptions {
-    /// Records when the settings, the channel and the caller all want it.
-    pub fn for_channel(settings: &crate::Settings, channel: &Channel, no_recording: bool) -> Self {
-        let record = settings.recording.enabled && channel.recording && !no_recording;
-        Self {
-            record,
-            pace: record,
-        }
-    }
-}
-
-/// The recording options the settings describe, for a page of the configured viewport.
-pub fn recording_options(settings: &crate::Settings) -> recording::RecordingOptions {
-    let r = &settings.recording;
-    recording::RecordingOptions {
-        ffmpeg: r.ffmpeg_path.clone(),
-        fps: r.fps,
-        format: if r.format == "mkv-ffv1" {
-            recording::RecordingFormat::MkvFfv1
-        } else {
-            recording::RecordingFormat::Mp4H264
-        },
-        width: settings.browser.viewport_width,
-        height: settings.browser.viewport_height,
-        jpeg_quality: r.jpeg_quality,
-        title_seconds: r.title_seconds,
-        max_duration: Duration::from_secs(r.max_duration_secs),
-        ..Default::default()
-    }
-}
-
-/// Checks that ffmpeg is there and can encode the configured format; run at
-/// start-up when captures will record.
-pub fn check_recorder(settings: &crate::Settings) -> Result<String, recording::RecordingError> {
-    let opts = recording_options(settings);
-    let version = recording::check_ffmpeg(&opts.ffmpeg)?;
-    recording::check_encoder(&opts.ffmpeg, opts.format)?;
-    Ok(version)
-}
 
 /// A finished, complete capture.
 #[derive(Debug, Clone)]
@@ -147,126 +53,6 @@ impl CaptureOutcome {
     pub fn truncated(&self) -> bool {
         self.manifest.truncated
     }
-}
-
-/// Why a capture failed. Each kind has its own exit code and recorded failure code.
-#[derive(Debug, thiserror::Error)]
-pub enum CaptureError {
-    #[error(transparent)]
-    Target(#[from] TargetError),
-    #[error("{url} is unreachable: {reason}")]
-    Unreachable { url: String, reason: String },
-    #[error("{url} did not load within {secs} s ({detail}); the page may hang or the server be overloaded; try again later or raise capture.page_load_timeout_secs")]
-    Timeout {
-        url: String,
-        secs: u64,
-        detail: String,
-    },
-    #[error("{url} answered HTTP {status}; nothing was archived")]
-    HttpStatus { url: String, status: u16 },
-    #[error("navigation to {url} failed: {reason}")]
-    Navigation { url: String, reason: String },
-    #[error("browser failure on {url}: {source}")]
-    Browser { url: String, source: BrowserError },
-    #[error("the behaviour pass on {url} failed: {source}")]
-    Pass { url: String, source: PassError },
-    #[error("the screenshot of {url} failed: {source}")]
-    Screenshot {
-        url: String,
-        source: ScreenshotError,
-    },
-    #[error("cannot produce the {artifact} of {url}: {reason}")]
-    Artifact {
-        url: String,
-        artifact: &'static str,
-        reason: String,
-    },
-    #[error("storing the snapshot failed: {0}")]
-    Store(#[from] StoreError),
-    #[error("stored object {key} does not match what was captured (expected sha256 {expected}, read back {actual})")]
-    StoredMismatch {
-        key: String,
-        expected: String,
-        actual: String,
-    },
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("{url} shows a login wall ({what}), not the channel; import a login session with `bevara session import {channel} FILE`")]
-    LoginRequired {
-        url: String,
-        channel: String,
-        what: String,
-    },
-    #[error("the login session of {channel} cannot be used: {source}")]
-    Session {
-        channel: String,
-        source: crate::session::SessionError,
-    },
-    #[error("the screen recording of {url} failed: {source}")]
-    Recording {
-        url: String,
-        source: recording::RecordingError,
-    },
-    #[error("cannot write work files in {path}: {source}")]
-    Work {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-impl CaptureError {
-    /// The exit code (and recorded failure code) of this failure.
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            CaptureError::Target(TargetError::Unresolvable { .. }) => ExitCode::Unreachable,
-            CaptureError::Target(_) => ExitCode::InvalidTarget,
-            CaptureError::Unreachable { .. } => ExitCode::Unreachable,
-            CaptureError::Timeout { .. } => ExitCode::Timeout,
-            CaptureError::HttpStatus { .. } => ExitCode::HttpStatus,
-            CaptureError::Browser { .. } => ExitCode::Browser,
-            CaptureError::Pass {
-                source: PassError::Browser(BrowserError::Dead),
-                ..
-            }
-            | CaptureError::Screenshot {
-                source: ScreenshotError::Browser(BrowserError::Dead),
-                ..
-            } => ExitCode::Browser,
-            CaptureError::Store(_) | CaptureError::StoredMismatch { .. } | CaptureError::Db(_) => {
-                ExitCode::Storage
-            }
-            CaptureError::Work { .. } => ExitCode::Storage,
-            CaptureError::Recording { .. } => ExitCode::Recorder,
-            CaptureError::LoginRequired { .. } | CaptureError::Session { .. } => {
-                ExitCode::LoginRequired
-            }
-            _ => ExitCode::Failure,
-        }
-    }
-}
-
-/// Net errors that mean the host could not be reached at all.
-fn is_unreachable(net_error: &str) -> bool {
-    [
-        "ERR_NAME_NOT_RESOLVED",
-        "ERR_NAME_RESOLUTION_FAILED",
-        "ERR_CONNECTION_REFUSED",
-        "ERR_CONNECTION_RESET",
-        "ERR_CONNECTION_CLOSED",
-        "ERR_CONNECTION_FAILED",
-        "ERR_CONNECTION_TIMED_OUT",
-        "ERR_ADDRESS_UNREACHABLE",
-        "ERR_ADDRESS_INVALID",
-        "ERR_INTERNET_DISCONNECTED",
-        "ERR_EMPTY_RESPONSE",
-        "ERR_TIMED_OUT",
-        "ERR_SSL_PROTOCOL_ERROR",
-        "ERR_CERT_",
-        "ERR_TUNNEL_CONNECTION_FAILED",
-        "ERR_PROXY_CONNECTION_FAILED",
-    ]
-    .iter()
-    .any(|e| net_error.contains(e))
 }
 
 /// The object key prefix of a snapshot.
@@ -450,24 +236,6 @@ async fn run(
     result
 }
 
-#[derive(serde::Deserialize)]
-struct Loaded {
-    href: String,
-    ready: String,
-    status: Option<u16>,
-    title: String,
-}
-
-/// The page's full height in CSS px.
-const PAGE_HEIGHT_JS: &str =
-    "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)";
-/// The page's visible text.
-const PAGE_TEXT_JS: &str = "document.body ? document.body.innerText : ''";
-
-const LOADED_JS: &str =
-    "({ href: location.href, ready: document.readyState, title: document.title, \
-    status: (performance.getEntriesByType('navigation')[0] || {}).responseStatus || null })";
-
 #[allow(clippy::too_many_arguments)]
 async fn run_in_context(
     bevara: &Bevara,
@@ -560,86 +328,8 @@ async fn run_in_context(
 
     // 1. Load, bounded.
     phase("loading");
-    let load_secs = settings.capture.page_load_timeout_secs;
-    let nav = tokio::time::timeout(Duration::from_secs(load_secs), page.goto(url_s.as_str())).await;
+    let loaded = load::load(ctx, url, settings, &mut warnings).await?;
     let call = Duration::from_secs(10);
-    match nav {
-        Ok(Ok(_)) => {}
-        Ok(Err(chromiumoxide::error::CdpError::ChromeMessage(text))) => {
-            let err = if is_unreachable(&text) {
-                CaptureError::Unreachable {
-                    url: url_s.clone(),
-                    reason: text,
-                }
-            } else {
-                CaptureError::Navigation {
-                    url: url_s.clone(),
-                    reason: text,
-                }
-            };
-            return Err((err, None));
-        }
-        Ok(Err(e)) if !ctx.browser_alive() => {
-            return Err(browser_err(BrowserError::Cdp {
-                what: "Page.navigate",
-                source: e,
-            }))
-        }
-        Ok(Err(_)) | Err(_) => {
-            // No load event in time. If the document itself arrived, capture
-            // it as it is (a hanging image or tracker); if not, give up.
-            let state: Option<Loaded> = eval(page, LOADED_JS, call).await.ok();
-            match state {
-                Some(s) if s.href != "about:blank" && s.ready != "loading" => {
-                    warnings.push(format!(
-                    "the page's load event did not fire within {load_secs} s; captured it as it was"
-                ))
-                }
-                Some(s) => {
-                    return Err((
-                        CaptureError::Timeout {
-                            url: url_s.clone(),
-                            secs: load_secs,
-                            detail: if s.href == "about:blank" {
-                                "no response".into()
-                            } else {
-                                "the document never finished arriving".into()
-                            },
-                        },
-                        None,
-                    ))
-                }
-                None => {
-                    return Err((
-                        CaptureError::Timeout {
-                            url: url_s.clone(),
-                            secs: load_secs,
-                            detail: "the page does not answer".into(),
-                        },
-                        None,
-                    ))
-                }
-            }
-        }
-    }
-    let loaded: Loaded = eval(page, LOADED_JS, call).await.map_err(browser_err)?;
-    if let Some(status) = loaded.status.filter(|s| *s >= 400) {
-        return Err((
-            CaptureError::HttpStatus {
-                url: url_s.clone(),
-                status,
-            },
-            Some(loaded.href),
-        ));
-    }
-    // A redirect may lead somewhere the channel's URL did not.
-    if let Ok(final_url) = url::Url::parse(&loaded.href) {
-        if final_url.host_str() != url.host_str() {
-            target::check(&final_url, settings.allow_private_addresses)
-                .await
-                .map_err(|e| (e.into(), Some(loaded.href.clone())))?;
-        }
-    }
 
     // 2. Scroll and expand.
     phase("scroll and expand");
@@ -712,7 +402,7 @@ async fn run_in_context(
                     // while the recording runs.
                     let after: Result<Loaded, _> = eval(page, LOADED_JS, call).await;
                     let start_url = after.map(|a| a.href).unwrap_or_else(|_| url_s.clone());
-                    posts::PostRun {
+                    step::Step {
                         page,
                         profile,
                         settings,
@@ -723,7 +413,7 @@ async fn run_in_context(
                         progress,
                         start_url: &start_url,
                     }
-                    .run(&mut pass, &mut produced)
+                    .open_posts(&mut pass, &mut produced)
                     .await
                     .map(|()| pass)
                 }
@@ -761,7 +451,6 @@ async fn run_in_context(
     let mut collected = std::mem::take(&mut pass.collected);
 
     // 3. Artifacts.
-    let art_bound = Duration::from_secs(c.artifact_timeout_secs);
     let final_url = Some(after.href.clone());
     let fail = |artifact: &'static str, reason: String| {
         (
@@ -803,291 +492,56 @@ async fn run_in_context(
         }
     });
 
-    phase("screenshot");
-    let height: u64 = eval(page, PAGE_HEIGHT_JS, call)
-        .await
-        .map_err(browser_err)?;
-    let shot_height = if height > c.max_page_height {
-        warnings.push(format!(
-            "the page is {height} px tall; the screenshot stops at capture.max_page_height = {} px",
-            c.max_page_height
-        ));
-        c.max_page_height
-    } else {
-        height
-    };
-    let shot_path = work.join("screenshot.png");
-    let width = settings.browser.viewport_width;
-    // A virtualized feed keeps only what is near the viewport in the DOM:
-    // its screenshot is taken scrolling, a viewport at a time.
-    let present: u64 = eval(
+    let step = step::Step {
         page,
-        &format!(
-            "__bevara.present({})",
-            serde_json::to_string(&profile.items).unwrap_or_else(|_| "{}".into())
-        ),
-        call,
-    )
-    .await
-    .map_err(browser_err)?;
-    let virtualized = page_items as u64 > present + 2;
-    let tiling = if virtualized {
-        warnings.push(format!(
-            "the feed is virtualized ({page_items} items seen, {present} in the page at the end); the screenshot was taken scrolling"
-        ));
-        screenshot::Tiling::Scroll {
-            viewport_height: settings.browser.viewport_height,
-        }
-    } else {
-        screenshot::Tiling::Clip
+        profile,
+        settings,
+        work,
+        budget: &budget,
+        started: std::time::Instant::now(),
+        pacing: None,
+        progress,
+        start_url: &after.href,
     };
-    let stats = screenshot::full_page_with(
-        page,
-        &shot_path,
-        width,
-        shot_height,
-        c.tile_height,
-        tiling,
-        art_bound,
-    )
-    .await
-    .map_err(|source| {
-        (
-            CaptureError::Screenshot {
-                url: url_s.clone(),
-                source,
-            },
-            final_url.clone(),
-        )
-    })?;
-    produced.push(Produced {
-        name: "screenshot.png".into(),
-        media_type: "image/png",
-        path: shot_path,
-        size: Some((stats.width, stats.height)),
-    });
-
-    phase("text");
-    let text: String = eval(page, PAGE_TEXT_JS, art_bound)
-        .await
-        .map_err(|e| fail("text", e.to_string()))?;
-    let text_path = work.join("text.txt");
-    write(&text_path, text.as_bytes()).map_err(|e| fail("text", e))?;
-    produced.push(Produced {
-        name: "text.txt".into(),
-        media_type: "text/plain; charset=utf-8",
-        path: text_path,
-        size: None,
-    });
-
-    if c.pdf {
-        phase("pdf");
-        let params = PrintToPdfParams {
-            print_background: Some(true),
-            ..Default::default()
-        };
-        let pdf = tokio::time::timeout(art_bound, page.execute(params))
-            .await
-            .map_err(|_| fail("PDF", format!("no answer within {} s", art_bound.as_secs())))?
-            .map_err(|e| fail("PDF", e.to_string()))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(AsRef::<str>::as_ref(&pdf.result.data))
-            .map_err(|e| fail("PDF", e.to_string()))?;
-        let path = work.join("page.pdf");
-        write(&path, &bytes).map_err(|e| fail("PDF", e))?;
-        produced.push(Produced {
-            name: "page.pdf".into(),
-            media_type: "application/pdf",
-            path,
-            size: None,
-        });
-    }
-
-    if c.mhtml {
-        phase("mhtml");
-        let params = CaptureSnapshotParams {
-            format: Some(CaptureSnapshotFormat::Mhtml),
-        };
-        let snap = tokio::time::timeout(art_bound, page.execute(params))
-            .await
-            .map_err(|_| {
-                fail(
-                    "MHTML",
-                    format!("no answer within {} s", art_bound.as_secs()),
-                )
-            })?
-            .map_err(|e| fail("MHTML", e.to_string()))?;
-        let path = work.join("page.mhtml");
-        write(&path, snap.result.data.as_bytes()).map_err(|e| fail("MHTML", e))?;
-        produced.push(Produced {
-            name: "page.mhtml".into(),
-            media_type: "multipart/related",
-            path,
-            size: None,
-        });
-    }
+    let stats = step
+        .page_artifacts(&url_s, page_items, &mut warnings, &mut produced)
+        .await?;
     // Further pages of the same content (comment pages of a blog post).
-    if !profile.pagination.next.is_empty() && profile.pagination.max_pages > 1 {
-        let mut visited = vec![after.href.clone()];
-        let mut queue: std::collections::VecDeque<String> =
-            next_links(page, &profile.pagination.next, url)
-                .await
-                .map_err(browser_err)?
-                .into();
-        while let Some(href) = queue.pop_front() {
-            if visited.contains(&href) {
-                continue;
-            }
-            if visited.len() >= profile.pagination.max_pages as usize {
-                warnings.push(format!(
-                    "stopped at pagination.max_pages = {}; {href} and later pages were not captured",
-                    profile.pagination.max_pages
-                ));
-                break;
-            }
-            visited.push(href.clone());
-            let n = visited.len();
-            phase("next page");
-            match tokio::time::timeout(Duration::from_secs(load_secs), page.goto(href.as_str()))
-                .await
-            {
-                Ok(Ok(_)) => {}
-                _ => {
-                    warnings.push(format!(
-                        "page {n} ({href}) did not load; it is missing from this snapshot"
-                    ));
-                    continue;
-                }
-            }
-            let mut more = run_pass(page, profile, &budget, None, progress)
-                .await
-                .map_err(|source| {
-                    (
-                        CaptureError::Pass {
-                            url: href.clone(),
-                            source,
-                        },
-                        final_url.clone(),
-                    )
-                })?;
-            warnings.extend(more.warnings.iter().map(|w| format!("page {n}: {w}")));
-            collected.merge(std::mem::take(&mut more.collected));
-            let height: u64 = eval(page, PAGE_HEIGHT_JS, call)
-                .await
-                .map_err(browser_err)?;
-            let shot = work.join(format!("screenshot-p{n}.png"));
-            let st = screenshot::full_page(
-                page,
-                &shot,
-                width,
-                height.min(c.max_page_height),
-                c.tile_height,
-                art_bound,
-            )
-            .await
-            .map_err(|source| {
-                (
-                    CaptureError::Screenshot {
-                        url: href.clone(),
-                        source,
-                    },
-                    final_url.clone(),
-                )
-            })?;
-            produced.push(Produced {
-                name: format!("screenshot-p{n}.png"),
-                media_type: "image/png",
-                path: shot,
-                size: Some((st.width, st.height)),
-            });
-            let text: String = eval(page, PAGE_TEXT_JS, art_bound)
-                .await
-                .map_err(|e| fail("text", e.to_string()))?;
-            let text_path = work.join(format!("text-p{n}.txt"));
-            write(&text_path, format!("{href}\n\n{text}").as_bytes())
-                .map_err(|e| fail("text", e))?;
-            produced.push(Produced {
-                name: format!("text-p{n}.txt"),
-                media_type: "text/plain; charset=utf-8",
-                path: text_path,
-                size: None,
-            });
-            pages.push(href.clone());
-            for link in next_links(page, &profile.pagination.next, url)
-                .await
-                .map_err(browser_err)?
-            {
-                if !visited.contains(&link) && !queue.contains(&link) {
-                    queue.push_back(link);
-                }
-            }
-        }
-    }
-    let items = collected.finish(requested_at, tz);
-    let counts = ItemCounts::of(&items);
-    let items_doc = ItemsDocument {
-        schema: "bevara.items".into(),
-        schema_version: ITEMS_SCHEMA_VERSION,
-        snapshot_id: snapshot_id.to_string(),
-        channel: channel.id.to_string(),
-        captured_at: requested_at,
-        profile: profile.name.clone(),
-        counts: counts.clone(),
-        items,
-    };
-    let items_path = work.join("items.json");
-    let json = serde_json::to_vec_pretty(&items_doc).map_err(|e| fail("items", e.to_string()))?;
-    write(&items_path, &json).map_err(|e| fail("items", e))?;
-    produced.push(Produced {
-        name: "items.json".into(),
-        media_type: "application/json",
-        path: items_path,
-        size: None,
-    });
-    // What changed since the channel's previous complete snapshot.
-    let diff = match bevara
-        .db()
-        .previous_complete(channel.id.as_str(), requested_at)
-        .await
-    {
-        Ok(Some(prev)) => match bevara.db().items(&prev).await {
-            Ok(before) => Some(crate::archive::diff_items(
-                &prev,
-                snapshot_id,
-                &before,
-                &items_doc.items,
-            )),
-            Err(e) => {
-                warnings.push(format!("no diff with the previous snapshot {prev}: {e}"));
-                None
-            }
-        },
-        Ok(None) => None,
-        Err(e) => {
-            warnings.push(format!("no diff with the previous snapshot: {e}"));
-            None
-        }
-    };
+    step.further_pages(
+        url,
+        &mut collected,
+        &mut produced,
+        &mut pages,
+        &mut warnings,
+    )
+    .await?;
+    let items_doc = finish::items_document(
+        collected.finish(requested_at, tz),
+        snapshot_id,
+        channel,
+        requested_at,
+        &profile.name,
+    );
+    let items_artifact =
+        finish::write_json(work, "items.json", &items_doc).map_err(|e| fail("items", e))?;
+    produced.push(items_artifact);
+    let diff = finish::diff_with_previous(
+        bevara,
+        channel.id.as_str(),
+        snapshot_id,
+        requested_at,
+        &items_doc.items,
+        &mut warnings,
+    )
+    .await;
+    let counts = items_doc.counts.clone();
 
     let finished_at = Utc::now();
 
     // 4. Manifest, store, verify, record.
     phase("storing");
     let prefix = snapshot_prefix(channel.id.as_str(), requested_at, snapshot_id);
-    let mut artifacts = Vec::new();
-    for p in &produced {
-        let digest =
-            sha256_file(&p.path).map_err(|e| fail("artifact", format!("{}: {e}", p.name)))?;
-        artifacts.push(ManifestArtifact {
-            name: p.name.clone(),
-            key: format!("{prefix}/{}", p.name),
-            media_type: p.media_type.to_string(),
-            bytes: digest.bytes,
-            sha256: digest.sha256,
-            width: p.size.map(|s| s.0),
-            height: p.size.map(|s| s.1),
-        });
-    }
+    let artifacts = finish::describe(&produced, &prefix).map_err(|e| fail("artifact", e))?;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA.into(),
         schema_version: MANIFEST_SCHEMA_VERSION,
@@ -1131,141 +585,30 @@ async fn run_in_context(
         session: manifest_session,
         truncated,
         warnings: warnings.clone(),
-        artifacts: artifacts.clone(),
+        artifacts,
         generator: format!("bevara {}", env!("CARGO_PKG_VERSION")),
     };
-    let manifest_path = work.join("manifest.json");
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| fail("manifest", e.to_string()))?;
-    write(&manifest_path, &json).map_err(|e| fail("manifest", e))?;
-    let manifest_digest =
-        sha256_file(&manifest_path).map_err(|e| fail("manifest", e.to_string()))?;
-    let mut to_store: Vec<(ManifestArtifact, PathBuf)> = artifacts
-        .iter()
-        .cloned()
-        .zip(produced.iter().map(|p| p.path.clone()))
-        .collect();
-    let manifest_artifact = ManifestArtifact {
-        name: "manifest.json".into(),
-        key: format!("{prefix}/manifest.json"),
-        media_type: "application/json".into(),
-        bytes: manifest_digest.bytes,
-        sha256: manifest_digest.sha256,
-        width: None,
-        height: None,
-    };
-    to_store.push((manifest_artifact.clone(), manifest_path));
-
-    let store = bevara.store();
-    let stored = store_all(store, &to_store).await;
-    if let Err(e) = stored {
-        for (a, _) in &to_store {
-            let _ = store.delete(&a.key).await;
-        }
-        return Err((e, final_url));
-    }
-    let records: Vec<_> = to_store.iter().map(|(a, _)| a.into()).collect();
-    bevara
-        .db()
-        .complete_capture(
-            snapshot_id,
-            &CaptureFinish {
-                final_url: final_url.clone(),
-                title: Some(after.title.clone()),
-                warnings: warnings.len() as i64,
-                truncated,
-                manifest_key: Some(manifest_artifact.key.clone()),
-            },
-            &records,
-            &items_doc.items,
-        )
-        .await
-        .map_err(|e| (e.into(), final_url.clone()))?;
+    let stored = finish::store_and_record(
+        bevara,
+        &manifest,
+        &produced,
+        work,
+        &prefix,
+        &items_doc.items,
+        Some(after.title.clone()),
+    )
+    .await
+    .map_err(|e| (e, final_url.clone()))?;
     phase("complete");
+    let store = bevara.store();
     Ok(CaptureOutcome {
         snapshot_id: snapshot_id.to_string(),
         manifest,
         stored_in: store.describe(),
         local_dir: store
-            .local_path(&manifest_artifact.key)
+            .local_path(&stored.key)
             .and_then(|p| p.parent().map(Path::to_path_buf)),
     })
-}
-
-/// Links to further pages of the same content, same host only, absolute.
-async fn next_links(
-    page: &chromiumoxide::Page,
-    selector: &str,
-    base: &url::Url,
-) -> Result<Vec<String>, BrowserError> {
-    let js = format!(
-        "(() => {{ try {{ return [...document.querySelectorAll({})].map(a => a.href).filter(Boolean); }} catch (e) {{ return []; }} }})()",
-        serde_json::to_string(selector).unwrap_or_else(|_| "''".into())
-    );
-    let links: Vec<String> = eval(page, &js, Duration::from_secs(10)).await?;
-    Ok(links
-        .into_iter()
-        .filter_map(|l| url::Url::parse(&l).ok())
-        .filter(|u| u.host_str() == base.host_str() && matches!(u.scheme(), "http" | "https"))
-        .map(|mut u| {
-            u.set_fragment(None);
-            u.to_string()
-        })
-        .collect())
-}
-
-/// The channel's stored login session, if it has one.
-fn load_session(
-    settings: &crate::Settings,
-    channel: &Channel,
-) -> Result<Option<crate::session::StoredSession>, CaptureError> {
-    let err = |source| CaptureError::Session {
-        channel: channel.id.to_string(),
-        source,
-    };
-    let store = settings.session_store().map_err(err)?;
-    if !store.exists(channel.id.as_str()) {
-        return Ok(None);
-    }
-    store.get(channel.id.as_str()).map_err(err)
-}
-
-/// Whether the page matches the profile's logged-out rule; says what matched.
-async fn login_wall(
-    page: &chromiumoxide::Page,
-    profile: &crate::behaviour::Profile,
-) -> Result<Option<String>, BrowserError> {
-    let rule = &profile.logged_out;
-    if rule.texts.is_empty() && rule.selectors.is_empty() {
-        return Ok(None);
-    }
-    let js = format!(
-        "(() => {{ const r = {}; const text = (document.body ? document.body.innerText : '').slice(0, 20000);
-          for (const t of r.texts) {{ const m = new RegExp(t, 'imu').exec(text); if (m) return 'text ' + JSON.stringify(m[0].slice(0, 80)); }}
-          for (const s of r.selectors) {{ try {{ const el = document.querySelector(s);
-            if (el && el.getClientRects().length) return 'element ' + s; }} catch (e) {{}} }}
-          return null; }})()",
-        serde_json::to_string(rule).unwrap_or_else(|_| "{\"texts\":[],\"selectors\":[]}".into())
-    );
-    eval(page, &js, Duration::from_secs(10)).await
-}
-
-/// Stores each file and reads it back: the stored checksum must match.
-async fn store_all(
-    store: &dyn crate::store::ObjectStore,
-    items: &[(ManifestArtifact, PathBuf)],
-) -> Result<(), CaptureError> {
-    for (a, path) in items {
-        store.put_file(&a.key, path, &a.media_type).await?;
-        let back = store.digest(&a.key).await?;
-        if back.sha256 != a.sha256 || back.bytes != a.bytes {
-            return Err(CaptureError::StoredMismatch {
-                key: a.key.clone(),
-                expected: a.sha256.clone(),
-                actual: back.sha256,
-            });
-        }
-    }
-    Ok(())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {

@@ -3,59 +3,13 @@
 //! scroller unrolled below it) and `post-NNN.txt`, and closed. A post link
 //! that opens no dialog is loaded and captured as a page of its own.
 
-use super::{screenshot, write, CaptureError, Produced};
-use crate::behaviour::{
-    run_pass, Opened, Pacing, PassBudget, PassReport, PostOpener, PostReport, Profile, Progress,
-};
-use crate::browser::{eval, BrowserError};
-use chromiumoxide::Page;
-use std::path::Path;
+use super::step::{Failed, Step};
+use super::Produced;
+use crate::behaviour::{run_pass, Opened, PassBudget, PassReport, PostOpener, PostReport};
+use crate::browser::eval;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
-/// Where and how the posts are opened.
-pub(super) struct PostRun<'a> {
-    pub page: &'a Page,
-    pub profile: &'a Profile,
-    pub settings: &'a crate::Settings,
-    pub work: &'a Path,
-    pub budget: &'a PassBudget,
-    /// When the page's pass began: the duration budget covers both.
-    pub started: Instant,
-    pub pacing: Option<&'a Pacing>,
-    pub progress: Option<&'a watch::Sender<Progress>>,
-    /// The channel page the posts are opened from.
-    pub start_url: &'a str,
-}
-
-type Failed = (CaptureError, Option<String>);
-
-impl PostRun<'_> {
-    fn pass_failed(&self, url: &str) -> impl Fn(crate::behaviour::PassError) -> Failed + '_ {
-        let url = url.to_string();
-        move |source| {
-            (
-                CaptureError::Pass {
-                    url: url.clone(),
-                    source,
-                },
-                Some(self.start_url.to_string()),
-            )
-        }
-    }
-
-    fn browser_failed(&self) -> impl Fn(BrowserError) -> Failed + '_ {
-        move |source| {
-            (
-                CaptureError::Browser {
-                    url: self.start_url.to_string(),
-                    source,
-                },
-                Some(self.start_url.to_string()),
-            )
-        }
-    }
-
+impl Step<'_> {
     /// The budget left for one post, or why none is left.
     fn left(&self, report: &PassReport) -> Result<PassBudget, String> {
         let b = self.budget;
@@ -79,7 +33,7 @@ impl PostRun<'_> {
 
     /// Opens every post the pass saw, adding what each showed to `report`
     /// and its artifacts to `produced`.
-    pub async fn run(
+    pub async fn open_posts(
         &self,
         report: &mut PassReport,
         produced: &mut Vec<Produced>,
@@ -136,7 +90,14 @@ impl PostRun<'_> {
                         .await
                         .map_err(self.pass_failed(href))?;
                     let text = opener.text().await.map_err(self.browser_failed())?;
-                    self.shoot(&name, href, &text, true, produced).await?;
+                    self.shoot(
+                        (&format!("{name}.png"), &format!("{name}.txt")),
+                        href,
+                        &text,
+                        true,
+                        produced,
+                    )
+                    .await?;
                     match opener.close().await.map_err(self.browser_failed())? {
                         Some(how) => tracing::debug!(post = %href, how, "post dialog closed"),
                         None => {
@@ -160,7 +121,14 @@ impl PostRun<'_> {
                         eval(self.page, super::PAGE_TEXT_JS, Duration::from_secs(10))
                             .await
                             .map_err(self.browser_failed())?;
-                    self.shoot(&name, href, &text, false, produced).await?;
+                    self.shoot(
+                        (&format!("{name}.png"), &format!("{name}.txt")),
+                        href,
+                        &text,
+                        false,
+                        produced,
+                    )
+                    .await?;
                     self.reload(&opener, report).await?;
                     r
                 }
@@ -195,110 +163,6 @@ impl PostRun<'_> {
             report.posts.push(post);
         }
         Ok(())
-    }
-
-    /// `NAME.png` (the open dialog unrolled, or the whole page) and `NAME.txt`.
-    async fn shoot(
-        &self,
-        name: &str,
-        href: &str,
-        text: &str,
-        dialog: bool,
-        produced: &mut Vec<Produced>,
-    ) -> Result<(), Failed> {
-        let b = &self.settings.browser;
-        let c = &self.settings.capture;
-        let path = self.work.join(format!("{name}.png"));
-        let bound = Duration::from_secs(c.artifact_timeout_secs);
-        let shot = if dialog {
-            let (w, h) = (b.viewport_width, b.viewport_height);
-            screenshot::dialog(self.page, &path, w, h, c.max_page_height, bound).await
-        } else {
-            let height: u64 = eval(self.page, super::PAGE_HEIGHT_JS, Duration::from_secs(10))
-                .await
-                .map_err(self.browser_failed())?;
-            let height = height.min(c.max_page_height);
-            screenshot::full_page(
-                self.page,
-                &path,
-                b.viewport_width,
-                height,
-                c.tile_height,
-                bound,
-            )
-            .await
-        };
-        let stats = shot.map_err(|source| {
-            (
-                CaptureError::Screenshot {
-                    url: href.to_string(),
-                    source,
-                },
-                Some(self.start_url.to_string()),
-            )
-        })?;
-        produced.push(Produced {
-            name: format!("{name}.png"),
-            media_type: "image/png",
-            path,
-            size: Some((stats.width, stats.height)),
-        });
-        self.add_text(name, href, text, produced).map_err(|e| *e)
-    }
-
-    /// `NAME.txt`: the post's URL, then its text.
-    fn text_artifact(&self, name: &str, href: &str, text: &str) -> Result<Produced, String> {
-        let path = self.work.join(format!("{name}.txt"));
-        write(&path, format!("{href}\n\n{text}").as_bytes())?;
-        Ok(Produced {
-            name: format!("{name}.txt"),
-            media_type: "text/plain; charset=utf-8",
-            path,
-            size: None,
-        })
-    }
-
-    fn add_text(
-        &self,
-        name: &str,
-        href: &str,
-        text: &str,
-        produced: &mut Vec<Produced>,
-    ) -> Result<(), Box<Failed>> {
-        let p = self.text_artifact(name, href, text).map_err(|reason| {
-            Box::new((
-                CaptureError::Artifact {
-                    url: href.to_string(),
-                    artifact: "post text",
-                    reason,
-                },
-                Some(self.start_url.to_string()),
-            ))
-        })?;
-        produced.push(p);
-        Ok(())
-    }
-
-    async fn goto(&self, url: &str) -> Result<(), Failed> {
-        let secs = self.settings.capture.page_load_timeout_secs;
-        match tokio::time::timeout(Duration::from_secs(secs), self.page.goto(url)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err((
-                CaptureError::Navigation {
-                    url: url.to_string(),
-                    reason: e.to_string(),
-                },
-                Some(self.start_url.to_string()),
-            )),
-            Err(_) => Err((
-                CaptureError::Timeout {
-                    url: url.to_string(),
-                    secs,
-                    detail: "a post opened on its own page".into(),
-                },
-                Some(self.start_url.to_string()),
-            )),
-        }
     }
 
     /// Back to the channel page, fresh, for the next post.

@@ -1,0 +1,181 @@
+//! The end of a capture: `items.json`, the diff with the channel's previous
+//! snapshot, the artifacts' checksums, and storing everything with the
+//! manifest, each object read back and checked, before the capture is
+//! recorded complete.
+
+use super::manifest::{Manifest, ManifestArtifact};
+use super::{write, CaptureError, Produced};
+use crate::archive::{diff_items, Diff};
+use crate::behaviour::items::{Item, ItemCounts, ItemsDocument, ITEMS_SCHEMA_VERSION};
+use crate::db::CaptureFinish;
+use crate::registry::Channel;
+use crate::store::sha256_file;
+use crate::Bevara;
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+
+/// `items.json` for the snapshot.
+pub(super) fn items_document(
+    items: Vec<Item>,
+    snapshot_id: &str,
+    channel: &Channel,
+    captured_at: DateTime<Utc>,
+    profile: &str,
+) -> ItemsDocument {
+    ItemsDocument {
+        schema: "bevara.items".into(),
+        schema_version: ITEMS_SCHEMA_VERSION,
+        snapshot_id: snapshot_id.to_string(),
+        channel: channel.id.to_string(),
+        captured_at,
+        profile: profile.to_string(),
+        counts: ItemCounts::of(&items),
+        items,
+    }
+}
+
+/// Writes `value` as pretty JSON to `work/name`.
+pub(super) fn write_json<T: serde::Serialize>(
+    work: &Path,
+    name: &str,
+    value: &T,
+) -> Result<Produced, String> {
+    let path = work.join(name);
+    let json = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
+    write(&path, &json)?;
+    Ok(Produced {
+        name: name.to_string(),
+        media_type: "application/json",
+        path,
+        size: None,
+    })
+}
+
+/// What changed since the channel's previous complete snapshot; `None` for
+/// its first, or with a warning when the previous items cannot be read.
+pub(super) async fn diff_with_previous(
+    bevara: &Bevara,
+    channel: &str,
+    snapshot_id: &str,
+    requested_at: DateTime<Utc>,
+    items: &[Item],
+    warnings: &mut Vec<String>,
+) -> Option<Diff> {
+    match bevara.db().previous_complete(channel, requested_at).await {
+        Ok(Some(prev)) => match bevara.db().items(&prev).await {
+            Ok(before) => Some(diff_items(&prev, snapshot_id, &before, items)),
+            Err(e) => {
+                warnings.push(format!("no diff with the previous snapshot {prev}: {e}"));
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            warnings.push(format!("no diff with the previous snapshot: {e}"));
+            None
+        }
+    }
+}
+
+/// Each produced file as a manifest entry: its key, size and SHA-256.
+pub(super) fn describe(
+    produced: &[Produced],
+    prefix: &str,
+) -> Result<Vec<ManifestArtifact>, String> {
+    produced
+        .iter()
+        .map(|p| {
+            let digest = sha256_file(&p.path).map_err(|e| format!("{}: {e}", p.name))?;
+            Ok(ManifestArtifact {
+                name: p.name.clone(),
+                key: format!("{prefix}/{}", p.name),
+                media_type: p.media_type.to_string(),
+                bytes: digest.bytes,
+                sha256: digest.sha256,
+                width: p.size.map(|s| s.0),
+                height: p.size.map(|s| s.1),
+            })
+        })
+        .collect()
+}
+
+/// Writes the manifest, stores every artifact and the manifest, reads each
+/// back, and records the capture complete. On a storage failure the objects
+/// stored so far are removed. Returns the manifest's own entry.
+pub(super) async fn store_and_record(
+    bevara: &Bevara,
+    manifest: &Manifest,
+    produced: &[Produced],
+    work: &Path,
+    prefix: &str,
+    items: &[Item],
+    title: Option<String>,
+) -> Result<ManifestArtifact, CaptureError> {
+    let artifact_failed = |reason: String| CaptureError::Artifact {
+        url: manifest.requested_url.clone(),
+        artifact: "manifest",
+        reason,
+    };
+    let written = write_json(work, "manifest.json", manifest).map_err(artifact_failed)?;
+    let digest = sha256_file(&written.path).map_err(|e| artifact_failed(e.to_string()))?;
+    let manifest_artifact = ManifestArtifact {
+        name: "manifest.json".into(),
+        key: format!("{prefix}/manifest.json"),
+        media_type: "application/json".into(),
+        bytes: digest.bytes,
+        sha256: digest.sha256,
+        width: None,
+        height: None,
+    };
+    let mut to_store: Vec<(ManifestArtifact, PathBuf)> = manifest
+        .artifacts
+        .iter()
+        .cloned()
+        .zip(produced.iter().map(|p| p.path.clone()))
+        .collect();
+    to_store.push((manifest_artifact.clone(), written.path));
+
+    let store = bevara.store();
+    if let Err(e) = store_all(store, &to_store).await {
+        for (a, _) in &to_store {
+            let _ = store.delete(&a.key).await;
+        }
+        return Err(e);
+    }
+    let records: Vec<_> = to_store.iter().map(|(a, _)| a.into()).collect();
+    bevara
+        .db()
+        .complete_capture(
+            &manifest.snapshot_id,
+            &CaptureFinish {
+                final_url: Some(manifest.final_url.clone()),
+                title,
+                warnings: manifest.warnings.len() as i64,
+                truncated: manifest.truncated,
+                manifest_key: Some(manifest_artifact.key.clone()),
+            },
+            &records,
+            items,
+        )
+        .await?;
+    Ok(manifest_artifact)
+}
+
+/// Stores each file and reads it back: the stored checksum must match.
+async fn store_all(
+    store: &dyn crate::store::ObjectStore,
+    items: &[(ManifestArtifact, PathBuf)],
+) -> Result<(), CaptureError> {
+    for (a, path) in items {
+        store.put_file(&a.key, path, &a.media_type).await?;
+        let back = store.digest(&a.key).await?;
+        if back.sha256 != a.sha256 || back.bytes != a.bytes {
+            return Err(CaptureError::StoredMismatch {
+                key: a.key.clone(),
+                expected: a.sha256.clone(),
+                actual: back.sha256,
+            });
+        }
+    }
+    Ok(())
+}

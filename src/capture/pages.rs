@@ -1,0 +1,96 @@
+//! Further pages of the same content (profiles with `[pagination]`): a blog
+//! post's older comment pages, each loaded, passed, and captured as
+//! `screenshot-pN.png` and `text-pN.txt`, its items joining the snapshot's.
+
+use super::step::{Failed, Step};
+use super::Produced;
+use crate::behaviour::items::Collector;
+use crate::behaviour::run_pass;
+use crate::browser::{eval, BrowserError};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+impl Step<'_> {
+    /// Follows the profile's `pagination.next` links from the channel page
+    /// (`start_url`, already captured), up to `pagination.max_pages` pages.
+    pub async fn further_pages(
+        &self,
+        channel_url: &url::Url,
+        collected: &mut Collector,
+        produced: &mut Vec<Produced>,
+        pages: &mut Vec<String>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), Failed> {
+        let p = &self.profile.pagination;
+        if p.next.is_empty() || p.max_pages <= 1 {
+            return Ok(());
+        }
+        let links = || next_links(self.page, &p.next, channel_url);
+        let mut visited = vec![self.start_url.to_string()];
+        let mut queue: VecDeque<String> = links().await.map_err(self.browser_failed())?.into();
+        while let Some(href) = queue.pop_front() {
+            if visited.contains(&href) {
+                continue;
+            }
+            if visited.len() >= p.max_pages as usize {
+                warnings.push(format!(
+                    "stopped at pagination.max_pages = {}; {href} and later pages were not captured",
+                    p.max_pages
+                ));
+                break;
+            }
+            visited.push(href.clone());
+            let n = visited.len();
+            if let Some(tx) = self.progress {
+                tx.send_modify(|s| s.phase = "next page");
+            }
+            if self.goto(&href).await.is_err() {
+                warnings.push(format!(
+                    "page {n} ({href}) did not load; it is missing from this snapshot"
+                ));
+                continue;
+            }
+            let mut more = run_pass(self.page, self.profile, self.budget, None, self.progress)
+                .await
+                .map_err(self.pass_failed(&href))?;
+            warnings.extend(more.warnings.iter().map(|w| format!("page {n}: {w}")));
+            collected.merge(std::mem::take(&mut more.collected));
+            let bound = Duration::from_secs(self.settings.capture.artifact_timeout_secs);
+            let text: String = eval(self.page, super::PAGE_TEXT_JS, bound)
+                .await
+                .map_err(self.browser_failed())?;
+            let names = (format!("screenshot-p{n}.png"), format!("text-p{n}.txt"));
+            self.shoot((&names.0, &names.1), &href, &text, false, produced)
+                .await?;
+            pages.push(href.clone());
+            for link in links().await.map_err(self.browser_failed())? {
+                if !visited.contains(&link) && !queue.contains(&link) {
+                    queue.push_back(link);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Links to further pages of the same content, same host only, absolute.
+async fn next_links(
+    page: &chromiumoxide::Page,
+    selector: &str,
+    base: &url::Url,
+) -> Result<Vec<String>, BrowserError> {
+    let js = format!(
+        "(() => {{ try {{ return [...document.querySelectorAll({})].map(a => a.href).filter(Boolean); }} catch (e) {{ return []; }} }})()",
+        serde_json::to_string(selector).unwrap_or_else(|_| "''".into())
+    );
+    let links: Vec<String> = eval(page, &js, Duration::from_secs(10)).await?;
+    Ok(links
+        .into_iter()
+        .filter_map(|l| url::Url::parse(&l).ok())
+        .filter(|u| u.host_str() == base.host_str() && matches!(u.scheme(), "http" | "https"))
+        .map(|mut u| {
+            u.set_fragment(None);
+            u.to_string()
+        })
+        .collect())
+}
