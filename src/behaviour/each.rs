@@ -122,6 +122,31 @@ impl<'a> PostOpener<'a> {
         if clicked.plain {
             return Ok(Opened::Page);
         }
+        // A page may undo a click with its own late handlers (a dialog
+        // closed by the previous one's queued close event): one more click.
+        for attempt in 0..2 {
+            match self.await_dialog(href).await? {
+                Some(opened) => return Ok(opened),
+                None if attempt == 0 => {
+                    tracing::debug!(post = %href, "no dialog after a post link; clicking again");
+                    let again: Clicked = d.call(&js, CALL).await?;
+                    if !again.found {
+                        return Ok(Opened::Missing);
+                    }
+                    if again.plain {
+                        return Ok(Opened::Page);
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(Opened::Nothing)
+    }
+
+    /// Waits up to `open_wait_ms` for the dialog a click opened: the dialog,
+    /// the post shown in place, or `None`.
+    async fn await_dialog(&self, href: &str) -> Result<Option<Opened>, PassError> {
+        let d = &self.driver;
         let started = std::time::Instant::now();
         let find = format!(
             "__bevara.opened({}, {})",
@@ -141,15 +166,11 @@ impl<'a> PostOpener<'a> {
                     false,
                 )
                 .await?;
-                return Ok(Opened::Dialog);
+                return Ok(Some(Opened::Dialog));
             }
             if started.elapsed() >= self.wait {
                 let bare = found.url.split('#').next().unwrap_or_default();
-                if found.moved && bare == href {
-                    return Ok(Opened::Route);
-                }
-                tracing::debug!(url = %found.url, "no dialog after a post link");
-                return Ok(Opened::Nothing);
+                return Ok((found.moved && bare == href).then_some(Opened::Route));
             }
         }
     }
