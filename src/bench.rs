@@ -373,3 +373,151 @@ pub fn format_recording(rows: &[RecordingRow]) -> String {
     }
     out
 }
+
+/// The Instagram-like fixture, served by `bench posts`.
+const IG_FILES: &[(&str, &str, &str)] = &[
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../tests/fixtures/instagram/index.html"),
+    ),
+    (
+        "index.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../tests/fixtures/instagram/index.js"),
+    ),
+    (
+        "ig.css",
+        "text/css; charset=utf-8",
+        include_str!("../tests/fixtures/instagram/ig.css"),
+    ),
+    (
+        "elsewhere.html",
+        "text/html; charset=utf-8",
+        include_str!("../tests/fixtures/instagram/elsewhere.html"),
+    ),
+];
+
+/// One post of the posts benchmark, with the capture's totals.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PostsBench {
+    pub posts: Vec<crate::behaviour::PostReport>,
+    /// Heights of the `post-NNN.png` images, in post order.
+    pub heights: Vec<u32>,
+    pub page_pass_ms: u64,
+    pub wall_secs: f64,
+    pub items: usize,
+    pub bevara_peak_rss: u64,
+    pub chromium_peak_rss: u64,
+}
+
+/// Captures the Instagram-like grid (9 posts, 159 items) once, opening every
+/// post's dialog, and reports the time per post and the peak memory.
+pub async fn posts(settings: &Settings) -> Result<PostsBench, Box<dyn std::error::Error>> {
+    use crate::capture::{capture_channel, CaptureOptions, Trigger};
+    use axum::extract::Path as UrlPath;
+    use axum::response::IntoResponse;
+    let router = axum::Router::new().route(
+        "/instagram/{file}",
+        axum::routing::get(|UrlPath(file): UrlPath<String>| async move {
+            match IG_FILES.iter().find(|(name, _, _)| *name == file) {
+                Some((_, ct, body)) => {
+                    ([(axum::http::header::CONTENT_TYPE, *ct)], *body).into_response()
+                }
+                None => axum::http::StatusCode::NOT_FOUND.into_response(),
+            }
+        }),
+    );
+    let (addr, server) = crate::demo::serve(router).await?;
+    let dir = tempfile::tempdir()?;
+    let mut s = settings.clone();
+    s.data_dir = dir.path().to_path_buf();
+    s.allow_private_addresses = true;
+    let bevara = crate::Bevara::open(s).await?;
+    let channel = crate::Channel {
+        id: "bench-posts".parse()?,
+        platform: crate::Platform::Instagram,
+        url: format!("http://{addr}/instagram/index.html"),
+        name: Some("Benchmark".into()),
+        owner: None,
+        admins: vec![],
+        purpose: None,
+        tags: vec![],
+        opened_at: chrono::Utc::now(),
+        closed_at: None,
+        recording: false,
+    };
+    bevara.db().add_channel(&channel).await?;
+    let mut browser = Browser::launch(&settings.browser).await?;
+    let sampler = browser.pid().map(spawn_rss_sampler);
+    reset_peak_rss();
+    let t = Instant::now();
+    let options = CaptureOptions {
+        record: false,
+        pace: false,
+    };
+    let outcome = capture_channel(
+        &bevara,
+        &browser,
+        &channel,
+        Trigger::manual(Some("bench".into())),
+        &options,
+        None,
+    )
+    .await;
+    let wall_secs = t.elapsed().as_secs_f64();
+    let bevara_peak_rss = peak_rss();
+    let chromium_peak_rss = match sampler {
+        Some((stop, task)) => {
+            let _ = stop.send(());
+            task.await.unwrap_or(0)
+        }
+        None => 0,
+    };
+    browser.close().await;
+    server.abort();
+    let m = outcome?.manifest;
+    let heights = m
+        .artifacts
+        .iter()
+        .filter(|a| a.name.starts_with("post-") && a.name.ends_with(".png"))
+        .map(|a| a.height.unwrap_or(0))
+        .collect();
+    Ok(PostsBench {
+        items: m.behaviour.items_collected,
+        page_pass_ms: m.behaviour.duration_ms,
+        posts: m.behaviour.posts,
+        heights,
+        wall_secs,
+        bevara_peak_rss,
+        chromium_peak_rss,
+    })
+}
+
+/// Formats the posts benchmark: a row per post, then the totals.
+pub fn format_posts(b: &PostsBench) -> String {
+    let mut out = String::from("post  opened_as  items  expanders  scroll_steps  png_height  ms\n");
+    for (p, h) in b
+        .posts
+        .iter()
+        .zip(b.heights.iter().chain(std::iter::repeat(&0)))
+    {
+        out.push_str(&format!(
+            "{:>4}  {:<9}  {:>5}  {:>9}  {:>12}  {:>10}  {:>5}\n",
+            p.index, p.opened_as, p.items, p.expanders_clicked, p.scroll_steps, h, p.duration_ms
+        ));
+    }
+    let n = b.posts.len().max(1) as f64;
+    let posts_ms: u64 = b.posts.iter().map(|p| p.duration_ms).sum();
+    out.push_str(&format!(
+        "{} posts, {} items in {:.1} s (page pass {:.1} s, {:.1} s per post); bevara peak {:.1} MB, chromium peak {:.0} MB\n",
+        b.posts.len(),
+        b.items,
+        b.wall_secs,
+        b.page_pass_ms as f64 / 1000.0,
+        posts_ms as f64 / 1000.0 / n,
+        b.bevara_peak_rss as f64 / 1e6,
+        b.chromium_peak_rss as f64 / 1e6,
+    ));
+    out
+}

@@ -45,9 +45,12 @@ async fn run(
     for shot in outcome.manifest.artifacts.iter().filter(|a| {
         a.name == "screenshot.png" || (a.name.starts_with("post-") && a.name.ends_with(".png"))
     }) {
+        // The dialogs' comment column is small text: read it enlarged.
+        let scale = if shot.name.starts_with("post-") { 2 } else { 1 };
         text.push_str(&common::ocr_tall(
             &bevara.store().local_path(&shot.key).unwrap(),
             dir.path(),
+            scale,
         ));
     }
     let mut row = Row {

@@ -9,7 +9,6 @@ use bevara::capture::CaptureOutcome;
 use bevara::config::Layers;
 use bevara::{Bevara, Platform};
 use std::collections::HashMap;
-use std::path::Path;
 
 struct Expected {
     id: String,
@@ -146,7 +145,7 @@ async fn instagram_grid_every_post_dialog_is_opened_and_captured() {
         inked_rows > 300,
         "{inked_rows} rows with text below the view"
     );
-    let text = common::ocr_tall(&shot, dir.path());
+    let text = common::ocr_tall(&shot, dir.path(), 2);
     let post2: Vec<_> = want
         .iter()
         .filter(|e| e.token.starts_with("TKIC02") || e.token.starts_with("TKIR02"))
@@ -243,10 +242,7 @@ async fn a_gallery_with_native_dialogs_and_a_plain_link() {
     }
     let page6 = std::fs::read_to_string(artifact(&o, &bevara, "post-006.txt")).unwrap();
     assert!(page6.contains("TKGC0602"));
-    let text = common::ocr_tall(
-        &artifact(&o, &bevara, "post-004.png"),
-        Path::new(dir.path()),
-    );
+    let text = common::ocr_tall(&artifact(&o, &bevara, "post-004.png"), dir.path(), 2);
     assert!(
         text.contains(&common::ocr_norm("TKGC0412"))
             && text.contains(&common::ocr_norm("TKGR041102")),

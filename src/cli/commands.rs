@@ -61,6 +61,8 @@ pub enum BenchCmd {
     },
     /// The sample channel captured at the same pacing without and with recording.
     Recording,
+    /// An Instagram-like grid with every post's dialog opened: time per post, peak memory.
+    Posts,
 }
 
 fn process_alive(pid: u32) -> bool {
@@ -367,6 +369,13 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
         BenchCmd::Recording => match bevara::bench::recording(settings).await {
             Ok(rows) => {
                 print!("{}", bevara::bench::format_recording(&rows));
+                ExitCode::Ok
+            }
+            Err(e) => fail(ExitCode::Failure, e),
+        },
+        BenchCmd::Posts => match bevara::bench::posts(settings).await {
+            Ok(b) => {
+                print!("{}", bevara::bench::format_posts(&b));
                 ExitCode::Ok
             }
             Err(e) => fail(ExitCode::Failure, e),
