@@ -275,13 +275,14 @@ pub struct RecordingRow {
     pub frames_received: u64,
 }
 
-/// Captures the sample channel twice at the same pacing, without and with the
-/// screen recording, in a throw-away data directory.
-pub async fn recording(
+/// A throw-away installation with one channel registered, for a benchmark
+/// that captures a page served on 127.0.0.1.
+async fn bench_channel(
     settings: &Settings,
-) -> Result<Vec<RecordingRow>, Box<dyn std::error::Error>> {
-    use crate::capture::{capture_channel, CaptureOptions, Trigger};
-    let (addr, server) = crate::demo::serve(crate::demo::router()).await?;
+    platform: crate::Platform,
+    url: &str,
+    recording: bool,
+) -> Result<(tempfile::TempDir, crate::Bevara, crate::Channel), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let mut s = settings.clone();
     s.data_dir = dir.path().to_path_buf();
@@ -289,8 +290,8 @@ pub async fn recording(
     let bevara = crate::Bevara::open(s).await?;
     let channel = crate::Channel {
         id: "bench".parse()?,
-        platform: crate::Platform::Facebook,
-        url: format!("http://{addr}/feed.html"),
+        platform,
+        url: url.to_string(),
         name: Some("Benchmark".into()),
         owner: None,
         admins: vec![],
@@ -298,9 +299,26 @@ pub async fn recording(
         tags: vec![],
         opened_at: chrono::Utc::now(),
         closed_at: None,
-        recording: true,
+        recording,
     };
     bevara.db().add_channel(&channel).await?;
+    Ok((dir, bevara, channel))
+}
+
+/// Captures the sample channel twice at the same pacing, without and with the
+/// screen recording, in a throw-away data directory.
+pub async fn recording(
+    settings: &Settings,
+) -> Result<Vec<RecordingRow>, Box<dyn std::error::Error>> {
+    use crate::capture::{capture_channel, CaptureOptions, Trigger};
+    let (addr, server) = crate::demo::serve(crate::demo::router()).await?;
+    let (_dir, bevara, channel) = bench_channel(
+        settings,
+        crate::Platform::Facebook,
+        &format!("http://{addr}/feed.html"),
+        true,
+    )
+    .await?;
     let browser = Browser::launch(&settings.browser).await?;
     let mut rows = Vec::new();
     for (mode, record) in [("paced, no recording", false), ("paced, recording", true)] {
@@ -429,25 +447,13 @@ pub async fn posts(settings: &Settings) -> Result<PostsBench, Box<dyn std::error
         }),
     );
     let (addr, server) = crate::demo::serve(router).await?;
-    let dir = tempfile::tempdir()?;
-    let mut s = settings.clone();
-    s.data_dir = dir.path().to_path_buf();
-    s.allow_private_addresses = true;
-    let bevara = crate::Bevara::open(s).await?;
-    let channel = crate::Channel {
-        id: "bench-posts".parse()?,
-        platform: crate::Platform::Instagram,
-        url: format!("http://{addr}/instagram/index.html"),
-        name: Some("Benchmark".into()),
-        owner: None,
-        admins: vec![],
-        purpose: None,
-        tags: vec![],
-        opened_at: chrono::Utc::now(),
-        closed_at: None,
-        recording: false,
-    };
-    bevara.db().add_channel(&channel).await?;
+    let (_dir, bevara, channel) = bench_channel(
+        settings,
+        crate::Platform::Instagram,
+        &format!("http://{addr}/instagram/index.html"),
+        false,
+    )
+    .await?;
     let mut browser = Browser::launch(&settings.browser).await?;
     let sampler = browser.pid().map(spawn_rss_sampler);
     reset_peak_rss();
