@@ -25,6 +25,8 @@ struct Row {
     in_items: usize,
     kinds_right: usize,
     in_screenshot: usize,
+    /// Tokens OCR did not read back, for a look at the screenshots.
+    unread: Vec<String>,
 }
 
 async fn run(
@@ -59,13 +61,18 @@ async fn run(
         in_items: 0,
         kinds_right: 0,
         in_screenshot: 0,
+        unread: Vec::new(),
     };
     for (token, kind) in &tokens {
         if let Some(item) = items.iter().find(|i| i.text.contains(token.as_str())) {
             row.in_items += 1;
             row.kinds_right += usize::from(&item.kind == kind);
         }
-        row.in_screenshot += usize::from(text.contains(&common::ocr_norm(token)));
+        if text.contains(&common::ocr_norm(token)) {
+            row.in_screenshot += 1;
+        } else {
+            row.unread.push(token.clone());
+        }
     }
     row
 }
@@ -124,6 +131,9 @@ async fn platform_fixtures_table() {
             "{:<10}  {:>8}  {:>8}  {:>10}  {:>18}",
             r.name, r.expected, r.in_items, r.kinds_right, r.in_screenshot
         );
+    }
+    for r in rows.iter().filter(|r| !r.unread.is_empty()) {
+        println!("{}: not read back by OCR: {}", r.name, r.unread.join(" "));
     }
     // Every item, of the right kind, on every fixture.
     for r in &rows {
