@@ -119,7 +119,8 @@
   // While a post is open in a dialog (B.root), expanding, menus and
   // scrolling stay inside it; the page behind is left as it is.
   B.root = null;
-  const scope = () => (B.root && B.root.isConnected ? B.root : document.body || document.documentElement);
+  const inRoot = () => !!(B.root && B.root.isConnected);
+  const scope = () => (inRoot() ? B.root : document.body || document.documentElement);
   const nearRoot = (el) => !!(B.root && el && (el.contains(B.root) || B.root.contains(el)));
 
   const dialogLike = (el) => {
@@ -507,54 +508,47 @@
       tick();
     });
 
-  // The element that scrolls an open dialog: the largest scrolling element
-  // inside it or around it (an overlay that scrolls as a whole).
-  const rootScroller = () => {
+  // The largest of `els` that scrolls vertically by more than `slack` px
+  // and is bigger than `minArea`.
+  const largestScroller = (els, slack, minArea) => {
     let best = null;
-    let bestArea = 0;
-    const consider = (el) => {
-      if (el.scrollHeight <= el.clientHeight + 4) return;
+    let bestArea = minArea;
+    for (const el of els) {
+      if (el.scrollHeight <= el.clientHeight + slack) continue;
       const oy = style(el).overflowY;
-      if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') return;
+      if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') continue;
       const r = el.getBoundingClientRect();
       if (r.width * r.height > bestArea) {
         best = el;
         bestArea = r.width * r.height;
       }
-    };
-    for (const el of B.root.querySelectorAll('*')) consider(el);
-    for (let e = B.root; e && e !== document.body && e !== document.documentElement; e = e.parentElement) consider(e);
-    return best;
-  };
-
-  const scroller = () => {
-    if (B.root && B.root.isConnected) return rootScroller();
-    const se = document.scrollingElement || document.documentElement;
-    if (se.scrollHeight > innerHeight + 4 && !scrollLocked()) return null;
-    // The page itself does not scroll: look for the largest scrolling element.
-    let best = null;
-    let bestArea = 0.3 * innerWidth * innerHeight;
-    for (const el of document.querySelectorAll('body *')) {
-      if (el.scrollHeight <= el.clientHeight + 50) continue;
-      const oy = style(el).overflowY;
-      if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') continue;
-      const r = el.getBoundingClientRect();
-      const area = r.width * r.height;
-      if (area > bestArea) {
-        best = el;
-        bestArea = area;
-      }
     }
     return best;
   };
 
+  // The element that scrolls an open dialog: the largest scrolling element
+  // inside it or around it (an overlay that scrolls as a whole).
+  const rootScroller = () => {
+    const around = [];
+    for (let e = B.root; e && e !== document.body && e !== document.documentElement; e = e.parentElement) around.push(e);
+    return largestScroller([...B.root.querySelectorAll('*'), ...around], 4, 0);
+  };
+
+  const scroller = () => {
+    if (inRoot()) return rootScroller();
+    const se = document.scrollingElement || document.documentElement;
+    if (se.scrollHeight > innerHeight + 4 && !scrollLocked()) return null;
+    // The page itself does not scroll: look for the largest scrolling element.
+    return largestScroller(document.querySelectorAll('body *'), 50, 0.3 * innerWidth * innerHeight);
+  };
+
   B.state = () => {
-    if (B.root && B.root.isConnected && !rootScroller()) {
+    const el = scroller();
+    if (!el && inRoot()) {
       // An open dialog with nothing to scroll: all of it is in view.
       const h = Math.round(B.root.scrollHeight);
       return { mutations: B.mutations, scroll_y: 0, height: h, view: h, at_bottom: true, inner_scroller: true, url: location.href };
     }
-    const el = scroller();
     const se = document.scrollingElement || document.documentElement;
     const top = el ? el.scrollTop : window.scrollY;
     const height = el ? el.scrollHeight : Math.max(se.scrollHeight, document.body ? document.body.scrollHeight : 0);
@@ -569,8 +563,6 @@
       url: location.href,
     };
   };
-
-  const inRoot = () => !!(B.root && B.root.isConnected);
 
   B.scrollBy = (dy) => {
     const el = scroller();

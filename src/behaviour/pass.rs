@@ -19,6 +19,29 @@ pub struct PassBudget {
     pub max_scroll_steps: u64,
 }
 
+impl PassBudget {
+    /// The budget a pass has reached, if any, named for its warning.
+    pub fn reached(
+        &self,
+        elapsed: Duration,
+        height: u64,
+        clicks: u64,
+        steps: u64,
+    ) -> Option<String> {
+        if elapsed >= self.max_duration {
+            Some(format!("duration ({} s)", self.max_duration.as_secs()))
+        } else if height >= self.max_height {
+            Some(format!("page height ({} px)", self.max_height))
+        } else if clicks >= self.max_clicks {
+            Some(format!("expander clicks ({})", self.max_clicks))
+        } else if steps >= self.max_scroll_steps {
+            Some(format!("scroll steps ({})", self.max_scroll_steps))
+        } else {
+            None
+        }
+    }
+}
+
 /// A pace a person can follow in the screen recording. Without it the pass
 /// goes as fast as the page allows.
 #[derive(Debug, Clone)]
@@ -386,17 +409,12 @@ pub(super) async fn drive(
                 elapsed: started.elapsed(),
             });
         }
-        let stop = if started.elapsed() >= budget.max_duration {
-            Some(format!("duration ({} s)", budget.max_duration.as_secs()))
-        } else if st.height as u64 >= budget.max_height {
-            Some(format!("page height ({} px)", budget.max_height))
-        } else if report.expanders_clicked >= budget.max_clicks {
-            Some(format!("expander clicks ({})", budget.max_clicks))
-        } else if report.scroll_steps >= budget.max_scroll_steps {
-            Some(format!("scroll steps ({})", budget.max_scroll_steps))
-        } else {
-            None
-        };
+        let stop = budget.reached(
+            started.elapsed(),
+            st.height as u64,
+            report.expanders_clicked,
+            report.scroll_steps,
+        );
         if let Some(what) = stop {
             report.warnings.push(format!(
                 "the pass stopped at its {what} budget before the end of the page; content below {} px may be missing",

@@ -14,14 +14,9 @@ impl Step<'_> {
     fn left(&self, report: &PassReport) -> Result<PassBudget, String> {
         let b = self.budget;
         let spent = self.started.elapsed();
-        if spent >= b.max_duration {
-            return Err(format!("duration ({} s)", b.max_duration.as_secs()));
-        }
-        if report.expanders_clicked >= b.max_clicks {
-            return Err(format!("expander clicks ({})", b.max_clicks));
-        }
-        if report.scroll_steps >= b.max_scroll_steps {
-            return Err(format!("scroll steps ({})", b.max_scroll_steps));
+        // Heights are each post's own, not shared: 0 never reaches the budget.
+        if let Some(what) = b.reached(spent, 0, report.expanders_clicked, report.scroll_steps) {
+            return Err(what);
         }
         Ok(PassBudget {
             max_duration: b.max_duration - spent,

@@ -218,7 +218,10 @@ pub async fn dialog(
 ) -> Result<ScreenshotStats, ScreenshotError> {
     let started = Instant::now();
     let call = Duration::from_secs(30);
-    let settle = "__bevara.settle(__bevara.mutations, 150, 1000, false)";
+    // Settled, then two frames painted: a screenshot right after a scroll
+    // can otherwise show the scroller where it was before.
+    let settle = "__bevara.settle(__bevara.mutations, 150, 1000, false)\
+        .then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))";
     let v: RootView = eval(
         page,
         &format!("(__bevara.rootScrollTo(0), {settle}).then(() => __bevara.rootView())"),

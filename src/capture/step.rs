@@ -100,42 +100,27 @@ impl Step<'_> {
             path,
             size: Some((stats.width, stats.height)),
         });
-        self.add_text(txt, href, text, produced).map_err(|e| *e)
-    }
-
-    /// A text artifact: the URL, then the text.
-    fn text_artifact(&self, name: &str, href: &str, text: &str) -> Result<Produced, String> {
-        let path = self.work.join(name);
-        write(&path, format!("{href}\n\n{text}").as_bytes())?;
-        Ok(Produced {
-            name: name.to_string(),
-            media_type: "text/plain; charset=utf-8",
-            path,
-            size: None,
-        })
-    }
-
-    fn add_text(
-        &self,
-        name: &str,
-        href: &str,
-        text: &str,
-        produced: &mut Vec<Produced>,
-    ) -> Result<(), Box<Failed>> {
-        let p = self.text_artifact(name, href, text).map_err(|reason| {
-            Box::new((
+        let path = self.work.join(txt);
+        write(&path, format!("{href}\n\n{text}").as_bytes()).map_err(|reason| {
+            (
                 CaptureError::Artifact {
                     url: href.to_string(),
                     artifact: "text",
                     reason,
                 },
                 Some(self.start_url.to_string()),
-            ))
+            )
         })?;
-        produced.push(p);
+        produced.push(Produced {
+            name: txt.to_string(),
+            media_type: "text/plain; charset=utf-8",
+            path,
+            size: None,
+        });
         Ok(())
     }
 
+    /// Loads `url` in the page, bounded by `capture.page_load_timeout_secs`.
     pub async fn goto(&self, url: &str) -> Result<(), Failed> {
         let secs = self.settings.capture.page_load_timeout_secs;
         match tokio::time::timeout(Duration::from_secs(secs), self.page.goto(url)).await {
