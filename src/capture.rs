@@ -7,6 +7,7 @@
 mod artifacts;
 mod error;
 mod finish;
+mod job;
 mod load;
 pub mod manifest;
 mod options;
@@ -25,6 +26,7 @@ use crate::target;
 use crate::Bevara;
 use chrono::{DateTime, Datelike, Utc};
 pub use error::CaptureError;
+pub use job::{run_job, Cancel, CaptureJob, Failure, Outcome};
 use load::{load_session, login_wall, Loaded, LOADED_JS, PAGE_HEIGHT_JS, PAGE_TEXT_JS};
 use manifest::{
     Manifest, ManifestBrowser, ManifestChannel, ManifestTrigger, Viewport, MANIFEST_SCHEMA,
@@ -83,6 +85,30 @@ pub async fn capture_channel(
     progress: Option<&watch::Sender<Progress>>,
 ) -> Result<CaptureOutcome, CaptureError> {
     let snapshot_id = Ulid::new().to_string();
+    capture_with_id(
+        bevara,
+        browser,
+        channel,
+        trigger,
+        options,
+        progress,
+        &snapshot_id,
+    )
+    .await
+}
+
+/// [`capture_channel`] with the snapshot id chosen by the caller, who can
+/// then record the capture's end even when it drops this future.
+pub(crate) async fn capture_with_id(
+    bevara: &Bevara,
+    browser: &Browser,
+    channel: &Channel,
+    trigger: Trigger,
+    options: &CaptureOptions,
+    progress: Option<&watch::Sender<Progress>>,
+    snapshot_id: &str,
+) -> Result<CaptureOutcome, CaptureError> {
+    let snapshot_id = snapshot_id.to_string();
     let span = tracing::info_span!("capture", snapshot = %snapshot_id, channel = %channel.id);
     let requested_at = Utc::now();
     let record = CaptureRecord {
@@ -104,6 +130,7 @@ pub async fn capture_channel(
         truncated: false,
         manifest_key: None,
         worker: Some(format!("{}:{}", host_name(), std::process::id())),
+        job_id: trigger.job_id.clone(),
     };
     bevara.db().insert_capture(&record).await?;
     let work = bevara.settings().work_dir().join(&snapshot_id);
@@ -564,6 +591,10 @@ async fn run_in_context(
             kind: trigger.kind.clone(),
             reason: trigger.reason.clone(),
             requested_by: trigger.requested_by.clone(),
+            job_id: trigger.job_id.clone(),
+            schedule: trigger.schedule.clone(),
+            fire_time: trigger.fire_time,
+            debate: trigger.debate.clone(),
         },
         browser: ManifestBrowser {
             product: browser.version().to_string(),

@@ -4,6 +4,7 @@ mod channel;
 mod commands;
 mod profiles;
 mod progress;
+mod queue;
 mod session;
 mod snapshots;
 
@@ -47,8 +48,21 @@ pub enum Command {
     /// The register of channels (förteckning).
     #[command(subcommand)]
     Channel(channel::ChannelCmd),
-    /// Capture a channel now.
+    /// Capture a channel now, in this process.
     Capture(commands::CaptureArgs),
+    /// Run the worker: the scheduler and queued captures, until SIGTERM.
+    Worker,
+    /// Queue a capture of a channel for a worker; prints the job id.
+    Enqueue(queue::EnqueueArgs),
+    /// The job queue.
+    #[command(subcommand)]
+    Jobs(queue::JobsCmd),
+    /// Denser captures of channels while a matter is debated.
+    #[command(subcommand)]
+    Debate(queue::DebateCmd),
+    /// The schedules in `schedules_dir`.
+    #[command(subcommand)]
+    Schedule(queue::ScheduleCmd),
     /// Find, show and retrieve snapshots.
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCmd),
@@ -88,7 +102,8 @@ pub fn settings(g: &Global) -> Result<Settings, bevara::config::ConfigError> {
     layers.resolve()
 }
 
-pub fn init_logging(verbose: u8) {
+/// Logs to stderr: text, or JSON lines (`log.format = "json"`) for collectors.
+pub fn init_logging(verbose: u8, json: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         // chromiumoxide warns about every DevTools event it cannot parse
@@ -107,10 +122,14 @@ pub fn init_logging(verbose: u8) {
         Ok(d) => filter.add_directive(d),
         Err(_) => filter,
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().with_current_span(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Prints an error and returns its exit code.
@@ -124,6 +143,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(ExitCode::Usage, e),
     };
+    init_logging(cli.verbose, settings.log.format == "json");
     if matches!(cli.command, Command::Demo(_)) {
         // The sample site is served on 127.0.0.1.
         settings.allow_private_addresses = true;
@@ -140,6 +160,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             match command {
                 Command::Channel(c) => channel::run(&bevara, c).await,
                 Command::Capture(a) => commands::capture(&bevara, a).await,
+                Command::Worker => queue::worker(bevara).await,
+                Command::Enqueue(a) => queue::enqueue(&bevara, a).await,
+                Command::Jobs(j) => queue::jobs(&bevara, j).await,
+                Command::Debate(d) => queue::debate(&bevara, d).await,
+                Command::Schedule(s) => queue::schedules(&bevara, s).await,
                 Command::Snapshots(s) => snapshots::run(&bevara, s).await,
                 Command::Verify(v) => commands::verify(&bevara, v).await,
                 Command::Demo(d) => commands::demo(bevara, d).await,
@@ -157,7 +182,10 @@ pub async fn run(cli: Cli) -> ExitCode {
 pub fn db_exit(e: &bevara::db::DbError) -> ExitCode {
     use bevara::db::DbError;
     match e {
-        DbError::NoChannel(_) | DbError::NoCapture(_) => ExitCode::NotFound,
+        DbError::NoChannel(_)
+        | DbError::NoCapture(_)
+        | DbError::NoJob(_)
+        | DbError::NoDebate(_) => ExitCode::NotFound,
         DbError::ChannelExists(_) => ExitCode::Usage,
         _ => ExitCode::Storage,
     }

@@ -40,9 +40,90 @@ pub struct Settings {
     pub session_key: String,
     /// A file holding the session key, instead of `session_key`.
     pub session_key_file: String,
+    /// Where schedule files (`*.toml`) are read from.
+    pub schedules_dir: PathBuf,
+    pub database: DatabaseSettings,
     pub browser: BrowserSettings,
     pub capture: CaptureSettings,
     pub recording: RecordingSettings,
+    pub worker: WorkerSettings,
+    pub log: LogSettings,
+}
+
+/// Which database holds the register, the captures and the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Empty: the SQLite file in the data directory. `postgres://…` selects Postgres.
+    pub url: String,
+}
+
+/// The worker: how many captures at a time, leases, retries, draining, its HTTP port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Captures run at the same time, each in its own browser context.
+    pub concurrency: u32,
+    /// Seconds a claimed job is leased; a heartbeat renews it every third of that.
+    pub lease_secs: u64,
+    /// Seconds between looks at the queue when nothing wakes the worker.
+    pub poll_secs: u64,
+    /// Seconds running captures may take to finish after SIGTERM before they are cancelled.
+    pub drain_secs: u64,
+    /// Chromium is restarted after this many captures (0 = never; it is always restarted when it dies).
+    pub browser_recycle_after: u32,
+    /// Attempts of a job before a retryable failure is final.
+    pub max_attempts: u32,
+    /// Backoff after the first failed attempt, doubling per attempt.
+    pub retry_base_secs: u64,
+    /// Longest backoff between attempts.
+    pub retry_max_secs: u64,
+    /// Run the scheduler in this worker (any number of workers may).
+    pub scheduler: bool,
+    /// Seconds between the scheduler's looks at the schedules.
+    pub scheduler_tick_secs: u64,
+    /// A fire missed by at most this many seconds (the worker was down) still runs, once.
+    pub missed_grace_secs: u64,
+    /// Address of `/healthz`, `/readyz` and `/metrics` (empty: none).
+    pub listen: String,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            // One Chromium capture uses most of a 2-core machine.
+            concurrency: 1,
+            lease_secs: 120,
+            poll_secs: 5,
+            // Under Kubernetes' default grace period of 30 s less a margin
+            // would cut most captures; pods should set a longer grace.
+            drain_secs: 300,
+            browser_recycle_after: 50,
+            max_attempts: 3,
+            retry_base_secs: 60,
+            retry_max_secs: 3600,
+            scheduler: true,
+            scheduler_tick_secs: 5,
+            missed_grace_secs: 6 * 3600,
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json` (one object per line, for log collectors).
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+        }
+    }
 }
 
 /// The screen recording of the behaviour pass.
@@ -136,9 +217,13 @@ impl Default for Settings {
             profiles_dir: String::new(),
             session_key: String::new(),
             session_key_file: String::new(),
+            schedules_dir: PathBuf::from("./schedules"),
+            database: DatabaseSettings::default(),
             browser: BrowserSettings::default(),
             capture: CaptureSettings::default(),
             recording: RecordingSettings::default(),
+            worker: WorkerSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -175,8 +260,11 @@ impl Default for CaptureSettings {
 }
 
 impl Settings {
-    /// The SQLite database inside the data directory.
+    /// `database.url`, else the SQLite database inside the data directory.
     pub fn database_url(&self) -> String {
+        if !self.database.url.is_empty() {
+            return self.database.url.clone();
+        }
         format!(
             "sqlite://{}?mode=rwc",
             self.data_dir.join("bevara.sqlite").display()
@@ -218,7 +306,23 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> String {
         let mut value = Value::try_from(self).unwrap_or(Value::Table(Default::default()));
         redact(&mut value);
+        if let Some(Value::Table(db)) = value.get_mut("database") {
+            if let Some(Value::String(url)) = db.get_mut("url") {
+                *url = redact_url_password(url);
+            }
+        }
         toml::to_string_pretty(&value).unwrap_or_default()
+    }
+}
+
+/// A URL with its password, if any, replaced by `<hidden>`.
+pub fn redact_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("<hidden>"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -362,6 +466,32 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "recording.fps must be 1–60 and recording.jpeg_quality 1–100".into(),
             ));
+        }
+        let w = &self.worker;
+        if w.concurrency == 0 || w.lease_secs < 3 || w.poll_secs == 0 || w.max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "worker.concurrency, worker.poll_secs and worker.max_attempts must be at least 1, worker.lease_secs at least 3".into(),
+            ));
+        }
+        if w.scheduler_tick_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "worker.scheduler_tick_secs must be at least 1".into(),
+            ));
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "log.format must be \"text\" or \"json\", not {:?}",
+                self.log.format
+            )));
+        }
+        if !self.database.url.is_empty()
+            && !crate::db::is_postgres_url(&self.database.url)
+            && !self.database.url.starts_with("sqlite:")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database.url must be postgres://… or sqlite:…, not {:?}",
+                redact_url_password(&self.database.url)
+            )));
         }
         if c.page_load_timeout_secs == 0 || c.artifact_timeout_secs == 0 {
             return Err(ConfigError::Invalid(

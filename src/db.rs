@@ -1,16 +1,202 @@
-//! The database behind the register and the record of captures.
+//! The database behind the register, the record of captures, the job queue,
+//! the schedules' fire log and the debates.
 //!
-//! All SQL lives here. The embedded default is a SQLite file in the data
-//! directory (`sqlite.rs`, migrations in `migrations/sqlite/`); queries are
-//! built at run time with `FromRow`, so no database is needed to build.
+//! All SQL lives here, behind one [`Repository`] trait with one
+//! implementation per database, each with its own migrations: SQLite, the
+//! embedded default (`sqlite.rs`, `migrations/sqlite/`), and Postgres for many
+//! workers (`postgres.rs`, `migrations/postgres/`). [`Db::open`] picks one by
+//! URL. Queries are built at run time with `FromRow`, so no database is needed
+//! to build.
 
+#[cfg(test)]
+pub(crate) mod contract;
+mod rows;
 mod sqlite;
 
-pub use sqlite::Db;
+pub use sqlite::SqliteRepo;
 
+use crate::behaviour::items::Item;
+use crate::queue::{Enqueued, Job, JobEnd, JobStatus, NewJob, QueueStats, Reaped};
 use crate::registry::{Channel, ChannelId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::sync::Arc;
+
+/// The database: one [`Repository`] behind a cheap, cloneable handle.
+#[derive(Clone, Debug)]
+pub struct Db(Arc<dyn Repository>);
+
+impl std::ops::Deref for Db {
+    type Target = dyn Repository;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+impl Db {
+    /// Opens the database at `url`, creating it and applying migrations:
+    /// `postgres://…` or `postgresql://…` is Postgres, anything else SQLite.
+    pub async fn open(url: &str) -> Result<Self, DbError> {
+        if is_postgres_url(url) {
+            Err(DbError::Unsupported(url.to_string()))
+        } else {
+            Ok(Self(Arc::new(SqliteRepo::open(url).await?)))
+        }
+    }
+}
+
+/// Whether `url` names a Postgres database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Everything Bevara keeps in its database. One implementation per backend;
+/// both pass the same tests.
+#[async_trait::async_trait]
+pub trait Repository: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// A round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<(), DbError>;
+    /// Returns when a job may have been queued, or after `max`. Polling is
+    /// the fallback everywhere; a backend that can be woken (Postgres'
+    /// LISTEN/NOTIFY) returns earlier.
+    async fn wait_for_jobs(&self, max: std::time::Duration) {
+        tokio::time::sleep(max).await;
+    }
+
+    // ----- the register -----
+    async fn add_channel(&self, c: &Channel) -> Result<(), DbError>;
+    async fn channel(&self, id: &str) -> Result<Channel, DbError>;
+    async fn list_channels(&self) -> Result<Vec<Channel>, DbError>;
+    /// Closes a channel; returns false if it was already closed.
+    async fn close_channel(&self, id: &ChannelId, at: DateTime<Utc>) -> Result<bool, DbError>;
+
+    // ----- captures, artifacts, items -----
+    /// Records a capture as running.
+    async fn insert_capture(&self, c: &CaptureRecord) -> Result<(), DbError>;
+    /// Marks a running capture complete and records its artifacts and items,
+    /// in one transaction.
+    async fn complete_capture(
+        &self,
+        id: &str,
+        finish: &CaptureFinish,
+        artifacts: &[ArtifactRecord],
+        items: &[Item],
+    ) -> Result<(), DbError>;
+    /// Marks a running capture failed with a stable code and a message saying why.
+    async fn fail_capture(
+        &self,
+        id: &str,
+        code: &str,
+        message: &str,
+        final_url: Option<&str>,
+    ) -> Result<(), DbError>;
+    async fn capture(&self, id: &str) -> Result<CaptureRecord, DbError>;
+    async fn list_captures(&self, f: &CaptureFilter) -> Result<Vec<CaptureRecord>, DbError>;
+    /// The channel's latest complete capture requested before `before`.
+    async fn previous_complete(
+        &self,
+        channel: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<String>, DbError>;
+    /// The items of a capture, in page order.
+    async fn items(&self, capture_id: &str) -> Result<Vec<Item>, DbError>;
+    /// Items whose text or author contains every word, newest capture first.
+    async fn search(
+        &self,
+        words: &str,
+        channel: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SearchHit>, DbError>;
+    /// The latest complete capture of `channel` before `before` that holds `item_id`.
+    async fn last_seen(
+        &self,
+        channel: &str,
+        item_id: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<(String, DateTime<Utc>)>, DbError>;
+    async fn artifacts(&self, capture_id: &str) -> Result<Vec<ArtifactRecord>, DbError>;
+
+    // ----- jobs -----
+    /// Queues a job, or joins the channel's queued or running job (its
+    /// reasons kept, the higher priority taken).
+    async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> Result<Enqueued, DbError>;
+    async fn job(&self, id: &str) -> Result<Job, DbError>;
+    /// Jobs, newest first.
+    async fn list_jobs(&self, status: Option<JobStatus>, limit: i64) -> Result<Vec<Job>, DbError>;
+    /// The channel's queued or running job.
+    async fn active_job(&self, channel: &str) -> Result<Option<Job>, DbError>;
+    /// Claims the most urgent due job (or the job `only`, if it is queued)
+    /// for `owner` until `lease_until`.
+    async fn claim(
+        &self,
+        owner: &str,
+        only: Option<&str>,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>, DbError>;
+    /// Renews a lease. False when the job is no longer `owner`'s to run
+    /// (cancelled, or reaped after its lease ran out).
+    async fn heartbeat(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbError>;
+    /// Ends `owner`'s attempt at a running job. False when it was no longer theirs.
+    async fn end_job(
+        &self,
+        id: &str,
+        owner: &str,
+        end: &JobEnd,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbError>;
+    /// Puts running jobs whose lease ran out back in the queue (or fails
+    /// them when their attempts are used up) and fails their running captures.
+    async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>, DbError>;
+    /// Queues a failed or cancelled job again, with fresh attempts.
+    async fn retry_job(&self, id: &str, now: DateTime<Utc>) -> Result<Job, DbError>;
+    /// Cancels a queued or running job; a running capture stops at its next heartbeat.
+    async fn cancel_job(&self, id: &str, now: DateTime<Utc>) -> Result<Job, DbError>;
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, DbError>;
+
+    // ----- the schedules' fire log -----
+    /// Enqueues one fire of `schedule` at `fire_time` for each job's channel,
+    /// once: a fire already in the log is skipped, so any number of
+    /// schedulers may record the same fire. Returns the jobs of the fires
+    /// recorded now, in one transaction.
+    async fn record_fires(
+        &self,
+        schedule: &str,
+        fire_time: DateTime<Utc>,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Enqueued>, DbError>;
+    /// Logs fires that were missed (too long ago to run); returns how many were new.
+    async fn record_missed(
+        &self,
+        schedule: &str,
+        fire_time: DateTime<Utc>,
+        channels: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<u64, DbError>;
+    /// The latest fire time in the log for `schedule`.
+    async fn last_fire(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, DbError>;
+
+    // ----- debates -----
+    async fn add_debate(&self, d: &Debate) -> Result<(), DbError>;
+    /// Debates, newest first; only those not stopped and not past `until` when `active_at` is given.
+    async fn debates(&self, active_at: Option<DateTime<Utc>>) -> Result<Vec<Debate>, DbError>;
+    /// Stops a debate; false if it was already stopped.
+    async fn stop_debate(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: Option<&str>,
+    ) -> Result<bool, DbError>;
+}
 
 /// A database failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +216,31 @@ pub enum DbError {
     NoChannel(String),
     #[error("no snapshot {0} (see `bevara snapshots list`)")]
     NoCapture(String),
+    #[error("database {0}: this build has no driver for it")]
+    Unsupported(String),
+    #[error(
+        "capture {0} is no longer running (another process ended it); it is not marked complete"
+    )]
+    NotRunning(String),
+    #[error("channel {channel} already has job {job} queued or running")]
+    ChannelBusy { channel: String, job: String },
+    #[error("no job {0} (see `bevara jobs list`)")]
+    NoJob(String),
+    #[error("no debate {0} (see `bevara debate list`)")]
+    NoDebate(String),
+    #[error("job {id} is {status}; {what}")]
+    JobState {
+        id: String,
+        status: JobStatus,
+        what: &'static str,
+    },
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
 }
+
+/// The failure message of a capture whose job's lease ran out.
+pub const INTERRUPTED_CAPTURE: &str =
+    "the capturing process ended before the capture finished; the job is retried or can be run again";
 
 /// Where a capture stands. Only `Complete` captures are snapshots an archivist can rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +260,7 @@ impl CaptureState {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "running" => Some(Self::Running),
             "complete" => Some(Self::Complete),
@@ -83,6 +291,8 @@ pub struct CaptureRecord {
     pub truncated: bool,
     pub manifest_key: Option<String>,
     pub worker: Option<String>,
+    /// The job this capture is an attempt at.
+    pub job_id: Option<String>,
 }
 
 /// A stored artifact of a capture.
@@ -123,6 +333,38 @@ pub struct CaptureFinish {
     pub warnings: i64,
     pub truncated: bool,
     pub manifest_key: Option<String>,
+}
+
+/// A debate: a denser schedule for a set of channels for a period,
+/// started by an administrator when a matter is debated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Debate {
+    pub id: String,
+    /// The channels by id (empty when chosen by tag).
+    pub channels: Vec<String>,
+    /// Every open channel with this tag.
+    pub tag: Option<String>,
+    pub every_secs: i64,
+    pub starts_at: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    pub started_by: Option<String>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub stopped_by: Option<String>,
+}
+
+impl Debate {
+    /// Whether the debate covers `channel`.
+    pub fn selects(&self, channel: &Channel) -> bool {
+        !channel.is_closed()
+            && (self.channels.iter().any(|c| c == channel.id.as_str())
+                || self.tag.as_ref().is_some_and(|t| channel.tags.contains(t)))
+    }
+
+    /// The name its fires have in the fire log.
+    pub fn schedule_name(&self) -> String {
+        format!("debate:{}", self.id)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

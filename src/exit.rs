@@ -33,11 +33,13 @@ pub enum ExitCode {
     Recorder = 12,
     /// The page shows a login wall; a login session is needed.
     LoginRequired = 13,
+    /// Another capture of the channel is running (its job is named).
+    Busy = 14,
 }
 
 impl ExitCode {
     /// Every code with its meaning, for `--help` and the README.
-    pub const ALL: [ExitCode; 14] = [
+    pub const ALL: [ExitCode; 15] = [
         ExitCode::Ok,
         ExitCode::Failure,
         ExitCode::Usage,
@@ -52,6 +54,7 @@ impl ExitCode {
         ExitCode::Storage,
         ExitCode::Recorder,
         ExitCode::LoginRequired,
+        ExitCode::Busy,
     ];
 
     pub fn code(self) -> u8 {
@@ -75,6 +78,7 @@ impl ExitCode {
             ExitCode::Storage => "storage",
             ExitCode::Recorder => "recorder",
             ExitCode::LoginRequired => "login-required",
+            ExitCode::Busy => "busy",
         }
     }
 
@@ -95,6 +99,7 @@ impl ExitCode {
             ExitCode::Storage => "the object store or database failed",
             ExitCode::Recorder => "ffmpeg is missing or unusable, or a required recording failed",
             ExitCode::LoginRequired => "the page shows a login wall; import a login session",
+            ExitCode::Busy => "another capture of the channel is running",
         }
     }
 

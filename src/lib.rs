@@ -11,12 +11,14 @@
 //! |---|---|
 //! | [`config`] | one settings struct: defaults < `bevara.toml` < `BEVARA_*` env < flags |
 //! | [`registry`] | channels (the *förteckning*) |
-//! | [`db`] | the database behind the register and the captures (SQLite) |
+//! | [`db`] | one repository trait over SQLite and Postgres: register, captures, items, jobs, fires, debates |
+//! | [`queue`] | capture jobs: triggers, priorities, leases, retries |
 //! | [`browser`] | launching Chromium, one fresh context per capture |
 //! | [`behaviour`] | dismissing dialogs, scrolling, clicking expanders |
 //! | [`capture`] | the pipeline for one channel: screenshots, PDF, MHTML, text, manifest |
 //! | [`store`] | object storage (a local directory by default) |
 //! | [`archive`] | retrieval and fixity verification of snapshots |
+//! | [`worker`] | `bevara worker`: the scheduler, claiming jobs with leases, draining, metrics |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,10 +39,13 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod exit;
+pub mod queue;
 pub mod registry;
+pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod target;
+pub mod worker;
 
 pub use capture::{CaptureError, CaptureOutcome, Trigger};
 pub use config::Settings;
@@ -58,6 +63,15 @@ pub struct Bevara {
     profiles: Arc<behaviour::Profiles>,
     db: Db,
     store: Arc<dyn ObjectStore>,
+}
+
+impl std::fmt::Debug for Bevara {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bevara")
+            .field("db", &self.db.backend())
+            .field("store", &self.store.describe())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Opening the data directory, database or store failed.
@@ -99,6 +113,12 @@ impl Bevara {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The settings of this handle, changed for it alone (the handle's
+    /// clones made before keep theirs).
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        Arc::make_mut(&mut self.settings)
     }
 
     /// The behaviour profiles: built-in, with the profiles directory's overrides.

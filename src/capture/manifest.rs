@@ -101,10 +101,23 @@ pub struct ManifestChannel {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestTrigger {
-    /// `manual` (bevara capture) or `schedule`.
+    /// `manual` (bevara capture), `ad-hoc` (bevara enqueue, the web),
+    /// `schedule`, `debate` or `close` (a closed channel's final capture).
     pub kind: String,
     pub reason: Option<String>,
     pub requested_by: Option<String>,
+    /// The queue's job this capture ran for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The schedule that fired, for scheduled captures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The fire time (UTC) the job was enqueued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// The debate, for a debate's captures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debate: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

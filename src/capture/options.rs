@@ -7,10 +7,18 @@ use std::time::Duration;
 /// Who or what asked for a capture.
 #[derive(Debug, Clone)]
 pub struct Trigger {
-    /// `manual` or `schedule`.
+    /// The job's trigger kind: `manual`, `ad-hoc`, `schedule`, `debate` or `close`.
     pub kind: String,
     pub reason: Option<String>,
     pub requested_by: Option<String>,
+    /// The queue's job, when the capture runs for one.
+    pub job_id: Option<String>,
+    /// The schedule that fired.
+    pub schedule: Option<String>,
+    /// The fire time the job was enqueued for.
+    pub fire_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// The debate the capture belongs to.
+    pub debate: Option<String>,
 }
 
 impl Trigger {
@@ -20,6 +28,10 @@ impl Trigger {
             kind: "manual".into(),
             reason,
             requested_by: Some(os_user()),
+            job_id: None,
+            schedule: None,
+            fire_time: None,
+            debate: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `bevara channel …`: the register.
 
 use super::{db_exit, fail};
+use bevara::queue::{NewJob, TriggerKind};
 use bevara::{Bevara, Channel, ChannelId, ExitCode, Platform};
 use clap::Subcommand;
 
@@ -43,7 +44,7 @@ pub enum ChannelCmd {
     },
     /// Show one channel.
     Show { id: String },
-    /// Close a channel: it keeps its history and gets no scheduled captures.
+    /// Close a channel: one final capture is queued, then it gets no scheduled ones.
     Close { id: String },
 }
 
@@ -138,7 +139,18 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
             match bevara.db().close_channel(&id, chrono::Utc::now()).await {
                 Ok(true) => {
                     println!("closed {id}; its snapshots are kept");
-                    ExitCode::Ok
+                    // "Vid avslut … bevaras": one last capture of what the
+                    // channel holds and how it looks.
+                    let job = NewJob::new(id.as_str(), TriggerKind::Close)
+                        .reason(Some("final capture at closing".into()))
+                        .requested_by(Some(bevara::capture::os_user()));
+                    match bevara.db().enqueue(&job, chrono::Utc::now()).await {
+                        Ok(e) => {
+                            println!("queued the final capture as job {}", e.job_id);
+                            ExitCode::Ok
+                        }
+                        Err(e) => fail(db_exit(&e), e),
+                    }
                 }
                 Ok(false) => {
                     println!("{id} was already closed");

@@ -2,14 +2,16 @@
 
 use super::{db_exit, fail, progress, snapshots::archive_exit};
 use bevara::browser::Browser;
-use bevara::capture::{
-    capture_channel, check_recorder, host_name, CaptureError, CaptureOptions, CaptureOutcome,
-    Trigger,
-};
+use bevara::capture::manifest::Manifest;
+use bevara::capture::{check_recorder, os_user, CaptureOptions, CaptureOutcome, Outcome};
 use bevara::config::Settings;
 use bevara::db::{CaptureFilter, CaptureState};
+use bevara::queue::{JobEnd, JobStatus, NewJob, TriggerKind, INTERRUPTED};
+use bevara::worker::{owner_name, run_claimed, Lease};
 use bevara::{Bevara, Channel, ExitCode};
+use chrono::Utc;
 use clap::{Args, Subcommand};
+use std::time::Duration;
 use tokio::sync::watch;
 
 #[derive(Debug, Args)]
@@ -65,52 +67,10 @@ pub enum BenchCmd {
     Posts,
 }
 
-fn process_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
 async fn launch(settings: &Settings) -> Result<Browser, ExitCode> {
     Browser::launch(&settings.browser)
         .await
         .map_err(|e| fail(ExitCode::Browser, e))
-}
-
-/// Runs one capture with a progress line, failing it cleanly on Ctrl-C or SIGTERM.
-async fn capture_with_progress(
-    bevara: &Bevara,
-    browser: &Browser,
-    channel: &Channel,
-    trigger: Trigger,
-    options: &CaptureOptions,
-) -> Result<CaptureOutcome, ExitCode> {
-    let (tx, rx) = watch::channel(Default::default());
-    let display = progress::spawn(rx);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| fail(ExitCode::Failure, e))?;
-    let result = tokio::select! {
-        r = capture_channel(bevara, browser, channel, trigger, options, Some(&tx)) => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
-        _ = term.recv() => None,
-    };
-    drop(tx);
-    if let Some(d) = display {
-        let _ = d.await;
-    }
-    match result {
-        Some(Ok(o)) => Ok(o),
-        Some(Err(e)) => Err(report_failure(&e)),
-        None => {
-            let me = std::process::id();
-            let _ = bevara
-                .db()
-                .fail_abandoned(&host_name(), |pid| pid != me && process_alive(pid))
-                .await;
-            Err(fail(
-                ExitCode::Failure,
-                "interrupted; the capture is recorded as failed and can be run again",
-            ))
-        }
-    }
 }
 
 /// Start-up checks: a capture that will record needs a working ffmpeg.
@@ -126,13 +86,119 @@ fn preflight(settings: &Settings, options: &CaptureOptions) -> Result<(), ExitCo
     Ok(())
 }
 
-fn report_failure(e: &CaptureError) -> ExitCode {
-    fail(e.exit_code(), format!("capture failed: {e}"))
+/// A watch that gets a reason on Ctrl-C or SIGTERM.
+pub(super) fn signals() -> Result<watch::Receiver<Option<String>>, ExitCode> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| fail(ExitCode::Failure, e))?;
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let why = tokio::select! {
+            _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)",
+            _ = term.recv() => "interrupted (SIGTERM)",
+        };
+        let _ = tx.send(Some(why.to_string()));
+        // Keep the sender so the receiver keeps the reason.
+        std::future::pending::<()>().await;
+    });
+    Ok(rx)
+}
+
+/// Queues a manual capture of `channel` (or takes over its queued job) and
+/// runs it here, now, under a lease: the same path a worker takes.
+async fn capture_now(
+    bevara: &Bevara,
+    channel: &Channel,
+    reason: Option<String>,
+    no_recording: bool,
+) -> Result<Outcome, ExitCode> {
+    let db = bevara.db();
+    let w = &bevara.settings().worker;
+    if let Err(e) = db.reap_expired(Utc::now()).await {
+        return Err(fail(db_exit(&e), e));
+    }
+    let mut new = NewJob::new(channel.id.as_str(), TriggerKind::Manual)
+        .reason(reason)
+        .requested_by(Some(os_user()));
+    if no_recording {
+        new.recording = Some(false);
+    }
+    let enq = db
+        .enqueue(&new, Utc::now())
+        .await
+        .map_err(|e| fail(db_exit(&e), e))?;
+    let lease = Lease::new(owner_name("cli"), Duration::from_secs(w.lease_secs));
+    let claimed = db
+        .claim(&lease.owner, Some(&enq.job_id), lease.until(), Utc::now())
+        .await
+        .map_err(|e| fail(db_exit(&e), e))?;
+    let Some(mut job) = claimed else {
+        let holder = db.job(&enq.job_id).await.ok();
+        let by = holder
+            .and_then(|j| j.lease_owner)
+            .unwrap_or_else(|| "another process".into());
+        return Err(fail(
+            ExitCode::Busy,
+            format!(
+                "channel {} is being captured by job {} ({by}); wait for it, or stop it with `bevara jobs cancel {}`",
+                channel.id, enq.job_id, enq.job_id
+            ),
+        ));
+    };
+    if no_recording {
+        job.recording = Some(false);
+    }
+    let browser = match launch(bevara.settings()).await {
+        Ok(b) => b,
+        Err(code) => {
+            let end = JobEnd::Failed {
+                code: code.name().into(),
+                error: "Chromium could not be started".into(),
+                snapshot_id: None,
+            };
+            let _ = db.end_job(&job.id, &lease.owner, &end, Utc::now()).await;
+            return Err(code);
+        }
+    };
+    let cancel = signals()?;
+    let (tx, rx) = watch::channel(Default::default());
+    let display = progress::spawn(rx);
+    let outcome = run_claimed(bevara, &browser, &job, &lease, cancel, Some(&tx)).await;
+    drop(tx);
+    if let Some(d) = display {
+        let _ = d.await;
+    }
+    browser.close().await;
+    Ok(outcome)
+}
+
+/// Prints how a capture ended and returns its exit code.
+fn report(outcome: &Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Complete(o) => {
+            print_outcome(o);
+            if o.truncated() {
+                eprintln!("note: a budget ended the pass early; the snapshot is complete up to that point");
+            }
+        }
+        Outcome::Failed(f) if f.failure_code == INTERRUPTED => {
+            eprintln!(
+                "error: {}; the capture is recorded as failed and can be run again",
+                f.message
+            );
+        }
+        Outcome::Failed(f) => {
+            eprintln!("error: capture failed: {}", f.message);
+        }
+    }
+    outcome.exit_code()
 }
 
 fn print_outcome(o: &CaptureOutcome) {
-    let m = &o.manifest;
-    println!("snapshot {} of {} complete", o.snapshot_id, m.channel.id);
+    print_manifest(&o.manifest, o.local_dir.as_deref(), &o.stored_in);
+}
+
+fn print_manifest(m: &Manifest, local_dir: Option<&std::path::Path>, stored_in: &str) {
+    println!("snapshot {} of {} complete", m.snapshot_id, m.channel.id);
     println!("  page:      {} ({})", m.final_url, m.title);
     println!(
         "  behaviour: {} scroll steps, {} expanders clicked, {} dialogs dismissed, final height {} px, {:.1} s",
@@ -148,9 +214,9 @@ fn print_outcome(o: &CaptureOutcome) {
             r.duration_secs, r.frames, r.fps, r.width, r.height, r.codec, r.encoder_cpu_secs
         );
     }
-    match &o.local_dir {
+    match local_dir {
         Some(dir) => println!("  stored in: {}", dir.display()),
-        None => println!("  stored in: {}", o.stored_in),
+        None => println!("  stored in: {stored_in}"),
     }
     for a in &m.artifacts {
         let dims = match (a.width, a.height) {
@@ -182,27 +248,8 @@ pub async fn capture(bevara: &Bevara, args: CaptureArgs) -> ExitCode {
     if let Err(code) = preflight(bevara.settings(), &options) {
         return code;
     }
-    let _ = bevara
-        .db()
-        .fail_abandoned(&host_name(), process_alive)
-        .await;
-    let browser = match launch(bevara.settings()).await {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let trigger = Trigger::manual(args.reason);
-    let result = capture_with_progress(bevara, &browser, &channel, trigger, &options).await;
-    browser.close().await;
-    match result {
-        Ok(o) => {
-            print_outcome(&o);
-            if o.truncated() {
-                eprintln!("note: a budget ended the pass early; the snapshot is complete up to that point");
-                ExitCode::Truncated
-            } else {
-                ExitCode::Ok
-            }
-        }
+    match capture_now(bevara, &channel, args.reason, args.no_recording).await {
+        Ok(outcome) => report(&outcome),
         Err(code) => code,
     }
 }
@@ -327,27 +374,71 @@ pub async fn demo(bevara: Bevara, args: DemoArgs) -> ExitCode {
         server.abort();
         return code;
     }
-    let browser = match launch(bevara.settings()).await {
-        Ok(b) => b,
-        Err(code) => {
-            server.abort();
-            return code;
-        }
-    };
-    let trigger = Trigger::manual(Some("demo".into()));
-    let result = capture_with_progress(&bevara, &browser, &channel, trigger, &options).await;
-    browser.close().await;
+    let code = demo_through_queue(&bevara, &channel).await;
     server.abort();
-    match result {
-        Ok(o) => {
-            print_outcome(&o);
-            println!(
-                "try: bevara snapshots list; bevara verify {}",
-                o.snapshot_id
-            );
-            ExitCode::Ok
+    code
+}
+
+/// Queues the sample channel's capture and runs the worker until that job ends.
+async fn demo_through_queue(bevara: &Bevara, channel: &Channel) -> ExitCode {
+    let job = NewJob::new(channel.id.as_str(), TriggerKind::AdHoc)
+        .reason(Some("demo".into()))
+        .requested_by(Some(os_user()));
+    let enq = match bevara.db().enqueue(&job, Utc::now()).await {
+        Ok(e) => e,
+        Err(e) => return fail(db_exit(&e), e),
+    };
+    println!(
+        "queued job {}; running the worker until it is done",
+        enq.job_id
+    );
+    let mut worker_bevara = bevara.clone();
+    // The demo's worker needs no HTTP port (one may be in use by a real worker).
+    worker_bevara.settings_mut().worker.listen.clear();
+    let cancel = match signals() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (tx, shutdown) = watch::channel(false);
+    let mut cancel_wait = cancel.clone();
+    tokio::spawn(async move {
+        while cancel_wait.borrow_and_update().is_none() {
+            if cancel_wait.changed().await.is_err() {
+                return;
+            }
         }
-        Err(code) => code,
+        let _ = tx.send(true);
+    });
+    let stop = bevara::worker::StopWhen::JobEnded(enq.job_id.clone());
+    if let Err(e) = bevara::worker::run(worker_bevara, shutdown, stop).await {
+        return fail(ExitCode::Failure, e);
+    }
+    let job = match bevara.db().job(&enq.job_id).await {
+        Ok(j) => j,
+        Err(e) => return fail(db_exit(&e), e),
+    };
+    match (job.status, &job.snapshot_id) {
+        (JobStatus::Done, Some(id)) => match bevara::archive::manifest(bevara, id).await {
+            Ok((rec, m)) => {
+                let dir = rec
+                    .manifest_key
+                    .as_deref()
+                    .and_then(|k| bevara.store().local_path(k))
+                    .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+                print_manifest(&m, dir.as_deref(), &bevara.store().describe());
+                println!("try: bevara snapshots list; bevara verify {id}");
+                ExitCode::Ok
+            }
+            Err(e) => fail(archive_exit(&e), e),
+        },
+        (status, _) => fail(
+            ExitCode::Failure,
+            format!(
+                "job {} ended {status}: {}",
+                job.id,
+                job.last_error.as_deref().unwrap_or("no reason recorded")
+            ),
+        ),
     }
 }
 

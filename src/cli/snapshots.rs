@@ -42,7 +42,7 @@ pub enum SnapshotsCmd {
     },
 }
 
-fn parse_date(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_date(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }

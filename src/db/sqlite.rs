@@ -1,162 +1,41 @@
-//! The SQLite implementation of the database, the embedded default.
+//! The SQLite implementation of the [`Repository`], the embedded default.
+//!
+//! Writes that read first take the write lock at the start
+//! (`BEGIN IMMEDIATE`), so several `bevara` processes on one file queue up
+//! behind the busy timeout instead of failing on a lock upgrade.
 
-use super::{
-    channel_from_parts, ArtifactRecord, CaptureFilter, CaptureFinish, CaptureRecord, CaptureState,
-    DbError, SearchHit,
+use super::rows::{
+    convert, to_json_list, CaptureRow, ChannelRow, DebateRow, ItemRow, JobRow, SearchRow,
 };
-use crate::behaviour::items::{Item, Published};
+use super::{
+    ArtifactRecord, CaptureFilter, CaptureFinish, CaptureRecord, DbError, Debate, Repository,
+    SearchHit,
+};
+use crate::behaviour::items::Item;
+use crate::queue::{Enqueued, Job, JobEnd, JobStatus, NewJob, QueueStats, Reaped, INTERRUPTED};
 use crate::registry::{Channel, ChannelId};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
+use ulid::Ulid;
 
-/// The database handle. Cheap to clone.
+/// The SQLite database. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Db {
+pub struct SqliteRepo {
     pool: SqlitePool,
 }
 
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
+pub(super) fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
     move |source| DbError::Query { what, source }
 }
 
-#[derive(sqlx::FromRow)]
-struct ChannelRow {
-    id: String,
-    platform: String,
-    url: String,
-    name: Option<String>,
-    owner: Option<String>,
-    admins: String,
-    purpose: Option<String>,
-    tags: String,
-    opened_at: DateTime<Utc>,
-    closed_at: Option<DateTime<Utc>>,
-    recording: bool,
-}
+/// Why a job's lease ran out, as its last error says.
+pub(super) const LEASE_EXPIRED: &str =
+    "its worker stopped renewing the lease (killed or cut off) before the capture finished";
 
-impl TryFrom<ChannelRow> for Channel {
-    type Error = DbError;
-    fn try_from(r: ChannelRow) -> Result<Self, DbError> {
-        channel_from_parts(
-            r.id,
-            r.platform,
-            r.url,
-            r.name,
-            r.owner,
-            r.admins,
-            r.purpose,
-            r.tags,
-            r.opened_at,
-            r.closed_at,
-            r.recording,
-        )
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct CaptureRow {
-    id: String,
-    channel_id: String,
-    state: String,
-    trigger_kind: String,
-    reason: Option<String>,
-    requested_by: Option<String>,
-    requested_at: DateTime<Utc>,
-    started_at: Option<DateTime<Utc>>,
-    finished_at: Option<DateTime<Utc>>,
-    url: String,
-    final_url: Option<String>,
-    title: Option<String>,
-    failure_code: Option<String>,
-    failure: Option<String>,
-    warnings: i64,
-    truncated: bool,
-    manifest_key: Option<String>,
-    worker: Option<String>,
-}
-
-impl TryFrom<CaptureRow> for CaptureRecord {
-    type Error = DbError;
-    fn try_from(r: CaptureRow) -> Result<Self, DbError> {
-        let state = CaptureState::parse(&r.state).ok_or_else(|| DbError::Corrupt {
-            table: "captures",
-            detail: format!("state {:?}", r.state),
-        })?;
-        Ok(CaptureRecord {
-            id: r.id,
-            channel_id: r.channel_id,
-            state,
-            trigger: r.trigger_kind,
-            reason: r.reason,
-            requested_by: r.requested_by,
-            requested_at: r.requested_at,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            url: r.url,
-            final_url: r.final_url,
-            title: r.title,
-            failure_code: r.failure_code,
-            failure: r.failure,
-            warnings: r.warnings,
-            truncated: r.truncated,
-            manifest_key: r.manifest_key,
-            worker: r.worker,
-        })
-    }
-}
-
-/// An item row: the capture it belongs to and the item.
-struct ItemRow {
-    capture_id: String,
-    item: Item,
-}
-
-impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for ItemRow {
-    fn from_row(r: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
-        let json = |col: &str| -> Result<Vec<String>, sqlx::Error> {
-            let s: String = r.try_get(col)?;
-            Ok(serde_json::from_str(&s).unwrap_or_default())
-        };
-        Ok(ItemRow {
-            capture_id: r.try_get("capture_id")?,
-            item: Item {
-                id: r.try_get("item_id")?,
-                kind: r.try_get("kind")?,
-                parent: r.try_get("parent")?,
-                author: r.try_get("author")?,
-                published: Published {
-                    shown: r.try_get("published_shown")?,
-                    parsed: r.try_get("published_at")?,
-                },
-                text: r.try_get("text")?,
-                permalink: r.try_get("permalink")?,
-                links: json("links")?,
-                media: json("media")?,
-            },
-        })
-    }
-}
-
-struct SearchRow {
-    row: ItemRow,
-    hit_channel: String,
-    hit_requested_at: DateTime<Utc>,
-}
-
-impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for SearchRow {
-    fn from_row(r: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
-        Ok(SearchRow {
-            row: ItemRow::from_row(r)?,
-            hit_channel: r.try_get("hit_channel")?,
-            hit_requested_at: r.try_get("hit_requested_at")?,
-        })
-    }
-}
-
-impl Db {
+impl SqliteRepo {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     pub async fn open(url: &str) -> Result<Self, DbError> {
         let open_err = |source| DbError::Open {
@@ -181,9 +60,107 @@ impl Db {
         Ok(Self { pool })
     }
 
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, Sqlite>, DbError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("begin"))
+    }
+}
+
+async fn active_job_in(conn: &mut SqliteConnection, channel: &str) -> Result<Option<Job>, DbError> {
+    let row: Option<JobRow> = sqlx::query_as(
+        "SELECT * FROM jobs WHERE channel_id = ? AND status IN ('queued', 'running')",
+    )
+    .bind(channel)
+    .fetch_optional(conn)
+    .await
+    .map_err(q("find active job"))?;
+    row.map(Job::try_from).transpose()
+}
+
+/// Queues `job` or joins the channel's active job, inside the caller's
+/// write transaction.
+async fn enqueue_in(
+    conn: &mut SqliteConnection,
+    job: &NewJob,
+    now: DateTime<Utc>,
+) -> Result<Enqueued, DbError> {
+    if let Some(active) = active_job_in(&mut *conn, &job.channel_id).await? {
+        let mut reasons = active.reasons.clone();
+        if let Some(r) = &job.reason {
+            if !reasons.contains(r) {
+                reasons.push(r.clone());
+            }
+        }
+        sqlx::query(
+            "UPDATE jobs SET reasons = ?, priority = MAX(priority, ?), updated_at = ? WHERE id = ?",
+        )
+        .bind(to_json_list(&reasons))
+        .bind(job.priority)
+        .bind(now)
+        .bind(&active.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(q("join job"))?;
+        return Ok(Enqueued {
+            job_id: active.id,
+            joined: true,
+        });
+    }
+    let id = Ulid::new().to_string();
+    let reasons: Vec<String> = job.reason.iter().cloned().collect();
+    sqlx::query(
+        "INSERT INTO jobs (id, channel_id, status, trigger_kind, schedule, fire_time, debate_id, reasons,
+                           requested_by, priority, attempts, max_attempts, next_attempt_at, recording,
+                           created_at, updated_at)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(&job.channel_id)
+    .bind(job.trigger.kind.as_str())
+    .bind(&job.trigger.schedule)
+    .bind(job.trigger.fire_time)
+    .bind(&job.trigger.debate)
+    .bind(to_json_list(&reasons))
+    .bind(&job.requested_by)
+    .bind(job.priority)
+    .bind(job.max_attempts.max(1))
+    .bind(now)
+    .bind(job.recording)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            DbError::NoChannel(job.channel_id.clone())
+        }
+        e => q("enqueue job")(e),
+    })?;
+    Ok(Enqueued {
+        job_id: id,
+        joined: false,
+    })
+}
+
+#[async_trait::async_trait]
+impl Repository for SqliteRepo {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(q("ping"))?;
+        Ok(())
+    }
+
     // ----- channels -----
 
-    pub async fn add_channel(&self, c: &Channel) -> Result<(), DbError> {
+    async fn add_channel(&self, c: &Channel) -> Result<(), DbError> {
         let res = sqlx::query(
             "INSERT INTO channels (id, platform, url, name, owner, admins, purpose, tags, opened_at, closed_at, recording)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -193,9 +170,9 @@ impl Db {
         .bind(&c.url)
         .bind(&c.name)
         .bind(&c.owner)
-        .bind(serde_json::to_string(&c.admins).unwrap_or_else(|_| "[]".into()))
+        .bind(to_json_list(&c.admins))
         .bind(&c.purpose)
-        .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(to_json_list(&c.tags))
         .bind(c.opened_at)
         .bind(c.closed_at)
         .bind(c.recording)
@@ -210,7 +187,7 @@ impl Db {
         }
     }
 
-    pub async fn channel(&self, id: &str) -> Result<Channel, DbError> {
+    async fn channel(&self, id: &str) -> Result<Channel, DbError> {
         let row: Option<ChannelRow> = sqlx::query_as("SELECT * FROM channels WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -220,16 +197,16 @@ impl Db {
             .try_into()
     }
 
-    pub async fn list_channels(&self) -> Result<Vec<Channel>, DbError> {
+    async fn list_channels(&self) -> Result<Vec<Channel>, DbError> {
         let rows: Vec<ChannelRow> = sqlx::query_as("SELECT * FROM channels ORDER BY id")
             .fetch_all(&self.pool)
             .await
             .map_err(q("list channels"))?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        convert(rows)
     }
 
     /// Closes a channel; returns false if it was already closed.
-    pub async fn close_channel(&self, id: &ChannelId, at: DateTime<Utc>) -> Result<bool, DbError> {
+    async fn close_channel(&self, id: &ChannelId, at: DateTime<Utc>) -> Result<bool, DbError> {
         self.channel(id.as_str()).await?;
         let res =
             sqlx::query("UPDATE channels SET closed_at = ? WHERE id = ? AND closed_at IS NULL")
@@ -244,11 +221,11 @@ impl Db {
     // ----- captures -----
 
     /// Records a capture as running.
-    pub async fn insert_capture(&self, c: &CaptureRecord) -> Result<(), DbError> {
+    async fn insert_capture(&self, c: &CaptureRecord) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO captures (id, channel_id, state, trigger_kind, reason, requested_by, requested_at,
-                                   started_at, url, worker)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   started_at, url, worker, job_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&c.id)
         .bind(&c.channel_id)
@@ -260,6 +237,7 @@ impl Db {
         .bind(c.started_at)
         .bind(&c.url)
         .bind(&c.worker)
+        .bind(&c.job_id)
         .execute(&self.pool)
         .await
         .map_err(q("insert capture"))?;
@@ -267,14 +245,14 @@ impl Db {
     }
 
     /// Marks a capture complete and records its artifacts and items, in one transaction.
-    pub async fn complete_capture(
+    async fn complete_capture(
         &self,
         id: &str,
         finish: &CaptureFinish,
         artifacts: &[ArtifactRecord],
         items: &[Item],
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await.map_err(q("begin"))?;
+        let mut tx = self.begin_write().await?;
         for (pos, it) in items.iter().enumerate() {
             sqlx::query(
                 "INSERT OR REPLACE INTO items (capture_id, item_id, position, kind, parent, author, published_shown,
@@ -291,8 +269,8 @@ impl Db {
             .bind(it.published.parsed)
             .bind(&it.text)
             .bind(&it.permalink)
-            .bind(serde_json::to_string(&it.links).unwrap_or_else(|_| "[]".into()))
-            .bind(serde_json::to_string(&it.media).unwrap_or_else(|_| "[]".into()))
+            .bind(to_json_list(&it.links))
+            .bind(to_json_list(&it.media))
             .execute(&mut *tx)
             .await
             .map_err(q("record item"))?;
@@ -314,7 +292,7 @@ impl Db {
             .await
             .map_err(q("record artifact"))?;
         }
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE captures SET state = 'complete', finished_at = ?, final_url = ?, title = ?,
                     warnings = ?, truncated = ?, manifest_key = ?
              WHERE id = ? AND state = 'running'",
@@ -329,12 +307,17 @@ impl Db {
         .execute(&mut *tx)
         .await
         .map_err(q("complete capture"))?;
+        if done.rows_affected() != 1 {
+            // Someone else ended it (a reaper after a lost lease): the rollback
+            // drops the artifacts and items recorded above.
+            return Err(DbError::NotRunning(id.to_string()));
+        }
         tx.commit().await.map_err(q("commit"))?;
         Ok(())
     }
 
     /// Marks a capture failed with a stable code and a message saying why.
-    pub async fn fail_capture(
+    async fn fail_capture(
         &self,
         id: &str,
         code: &str,
@@ -357,42 +340,7 @@ impl Db {
         Ok(())
     }
 
-    /// Fails running captures of this host whose process is gone (a killed
-    /// worker), so they are not mistaken for captures in progress.
-    pub async fn fail_abandoned(
-        &self,
-        host: &str,
-        alive: impl Fn(u32) -> bool,
-    ) -> Result<u64, DbError> {
-        let rows = sqlx::query("SELECT id, worker FROM captures WHERE state = 'running'")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("list running captures"))?;
-        let mut n = 0;
-        for row in rows {
-            let id: String = row.get("id");
-            let worker: Option<String> = row.get("worker");
-            let Some((h, pid)) = worker.as_deref().and_then(|w| w.rsplit_once(':')) else {
-                continue;
-            };
-            let Ok(pid) = pid.parse::<u32>() else {
-                continue;
-            };
-            if h == host && !alive(pid) {
-                self.fail_capture(
-                    &id,
-                    "interrupted",
-                    "the capturing process ended before the capture finished; capture the channel again",
-                    None,
-                )
-                .await?;
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    pub async fn capture(&self, id: &str) -> Result<CaptureRecord, DbError> {
+    async fn capture(&self, id: &str) -> Result<CaptureRecord, DbError> {
         let row: Option<CaptureRow> = sqlx::query_as("SELECT * FROM captures WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -402,7 +350,7 @@ impl Db {
             .try_into()
     }
 
-    pub async fn list_captures(&self, f: &CaptureFilter) -> Result<Vec<CaptureRecord>, DbError> {
+    async fn list_captures(&self, f: &CaptureFilter) -> Result<Vec<CaptureRecord>, DbError> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM captures WHERE 1 = 1");
         if let Some(c) = &f.channel {
             qb.push(" AND channel_id = ")
@@ -423,11 +371,11 @@ impl Db {
             .fetch_all(&self.pool)
             .await
             .map_err(q("list captures"))?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        convert(rows)
     }
 
     /// The channel's latest complete capture requested before `before`.
-    pub async fn previous_complete(
+    async fn previous_complete(
         &self,
         channel: &str,
         before: DateTime<Utc>,
@@ -444,18 +392,18 @@ impl Db {
     }
 
     /// The items of a capture, in page order.
-    pub async fn items(&self, capture_id: &str) -> Result<Vec<Item>, DbError> {
+    async fn items(&self, capture_id: &str) -> Result<Vec<Item>, DbError> {
         let rows: Vec<ItemRow> =
             sqlx::query_as("SELECT * FROM items WHERE capture_id = ? ORDER BY position")
                 .bind(capture_id)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(q("read items"))?;
-        Ok(rows.into_iter().map(|r| r.item).collect())
+        Ok(rows.into_iter().map(ItemRow::item).collect())
     }
 
     /// Items whose text or author contains every word, newest capture first.
-    pub async fn search(
+    async fn search(
         &self,
         words: &str,
         channel: Option<&str>,
@@ -486,19 +434,11 @@ impl Db {
             .fetch_all(&self.pool)
             .await
             .map_err(q("search items"))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| SearchHit {
-                snapshot_id: r.row.capture_id,
-                channel: r.hit_channel,
-                captured_at: r.hit_requested_at,
-                item: r.row.item,
-            })
-            .collect())
+        Ok(rows.into_iter().map(SearchHit::from).collect())
     }
 
     /// The latest complete capture of `channel` before `before` that holds `item_id`.
-    pub async fn last_seen(
+    async fn last_seen(
         &self,
         channel: &str,
         item_id: &str,
@@ -518,7 +458,7 @@ impl Db {
         Ok(row.map(|r| (r.get("id"), r.get("requested_at"))))
     }
 
-    pub async fn artifacts(&self, capture_id: &str) -> Result<Vec<ArtifactRecord>, DbError> {
+    async fn artifacts(&self, capture_id: &str) -> Result<Vec<ArtifactRecord>, DbError> {
         sqlx::query_as(
             "SELECT name, key, media_type, bytes, sha256, width, height FROM artifacts
              WHERE capture_id = ? ORDER BY name",
@@ -528,89 +468,435 @@ impl Db {
         .await
         .map_err(q("list artifacts"))
     }
+
+    // ----- jobs -----
+
+    async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> Result<Enqueued, DbError> {
+        let mut tx = self.begin_write().await?;
+        let e = enqueue_in(&mut tx, job, now).await?;
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(e)
+    }
+
+    async fn job(&self, id: &str) -> Result<Job, DbError> {
+        let row: Option<JobRow> = sqlx::query_as("SELECT * FROM jobs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("read job"))?;
+        row.ok_or_else(|| DbError::NoJob(id.to_string()))?
+            .try_into()
+    }
+
+    async fn list_jobs(&self, status: Option<JobStatus>, limit: i64) -> Result<Vec<Job>, DbError> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM jobs WHERE 1 = 1");
+        if let Some(s) = status {
+            qb.push(" AND status = ").push_bind(s.as_str());
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(limit);
+        let rows: Vec<JobRow> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("list jobs"))?;
+        convert(rows)
+    }
+
+    async fn active_job(&self, channel: &str) -> Result<Option<Job>, DbError> {
+        let mut conn = self.pool.acquire().await.map_err(q("connect"))?;
+        active_job_in(&mut conn, channel).await
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        only: Option<&str>,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>, DbError> {
+        // One statement: SQLite runs it under its single write lock, so two
+        // claimers never get the same job.
+        let pick = if only.is_some() {
+            "SELECT id FROM jobs WHERE status = 'queued' AND id = ?"
+        } else {
+            "SELECT id FROM jobs WHERE status = 'queued' AND next_attempt_at <= ?
+             ORDER BY priority DESC, next_attempt_at, id LIMIT 1"
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,
+                    lease_expires_at = ?, heartbeat_at = ?, updated_at = ?
+             WHERE id = ({pick}) RETURNING *"
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(now);
+        let query = match only {
+            Some(id) => query.bind(id),
+            None => query.bind(now),
+        };
+        let row: Option<JobRow> = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("claim job"))?;
+        row.map(Job::try_from).transpose()
+    }
+
+    async fn heartbeat(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let res = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ?
+             WHERE id = ? AND status = 'running' AND lease_owner = ?",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(q("renew lease"))?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn end_job(
+        &self,
+        id: &str,
+        owner: &str,
+        end: &JobEnd,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let (status, code, error, at, snapshot) = match end {
+            JobEnd::Done { snapshot_id } => ("'done'", None, None, now, Some(snapshot_id)),
+            JobEnd::Retry {
+                code,
+                error,
+                at,
+                snapshot_id,
+            } => (
+                "CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END",
+                Some(code),
+                Some(error),
+                *at,
+                snapshot_id.as_ref(),
+            ),
+            JobEnd::Failed {
+                code,
+                error,
+                snapshot_id,
+            } => (
+                "'failed'",
+                Some(code),
+                Some(error),
+                now,
+                snapshot_id.as_ref(),
+            ),
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = {status}, last_error_code = ?, last_error = ?, next_attempt_at = ?,
+                    snapshot_id = COALESCE(?, snapshot_id), lease_expires_at = NULL, updated_at = ?
+             WHERE id = ? AND status = 'running' AND lease_owner = ?"
+        );
+        let res = sqlx::query(&sql)
+            .bind(code)
+            .bind(error)
+            .bind(at)
+            .bind(snapshot)
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(q("end job"))?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>, DbError> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(
+            "UPDATE jobs SET status = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,
+                    next_attempt_at = ?, last_error_code = ?, last_error = ?, lease_expires_at = NULL,
+                    updated_at = ?
+             WHERE status = 'running' AND lease_expires_at < ?
+             RETURNING id, channel_id, status",
+        )
+        .bind(now)
+        .bind(INTERRUPTED)
+        .bind(LEASE_EXPIRED)
+        .bind(now)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("reap expired jobs"))?;
+        let mut reaped = Vec::new();
+        for row in rows {
+            let job_id: String = row.get("id");
+            let captures: Vec<String> = sqlx::query_scalar(
+                "UPDATE captures SET state = 'failed', finished_at = ?, failure_code = ?, failure = ?
+                 WHERE job_id = ? AND state = 'running' RETURNING id",
+            )
+            .bind(now)
+            .bind(INTERRUPTED)
+            .bind(super::INTERRUPTED_CAPTURE)
+            .bind(&job_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(q("fail interrupted captures"))?;
+            reaped.push(Reaped {
+                channel_id: row.get("channel_id"),
+                requeued: row.get::<String, _>("status") == "queued",
+                job_id,
+                captures,
+            });
+        }
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(reaped)
+    }
+
+    async fn retry_job(&self, id: &str, now: DateTime<Utc>) -> Result<Job, DbError> {
+        let mut tx = self.begin_write().await?;
+        let job: Job = sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(q("read job"))?
+            .ok_or_else(|| DbError::NoJob(id.to_string()))?
+            .try_into()?;
+        if !matches!(job.status, JobStatus::Failed | JobStatus::Cancelled) {
+            return Err(DbError::JobState {
+                id: id.to_string(),
+                status: job.status,
+                what: "only failed or cancelled jobs can be retried",
+            });
+        }
+        if let Some(other) = active_job_in(&mut tx, &job.channel_id).await? {
+            return Err(DbError::ChannelBusy {
+                channel: job.channel_id,
+                job: other.id,
+            });
+        }
+        let row: JobRow = sqlx::query_as(
+            "UPDATE jobs SET status = 'queued', attempts = 0, next_attempt_at = ?, lease_owner = NULL,
+                    lease_expires_at = NULL, updated_at = ?
+             WHERE id = ? RETURNING *",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(q("retry job"))?;
+        tx.commit().await.map_err(q("commit"))?;
+        row.try_into()
+    }
+
+    async fn cancel_job(&self, id: &str, now: DateTime<Utc>) -> Result<Job, DbError> {
+        let row: Option<JobRow> = sqlx::query_as(
+            "UPDATE jobs SET status = 'cancelled', lease_expires_at = NULL, updated_at = ?
+             WHERE id = ? AND status IN ('queued', 'running') RETURNING *",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("cancel job"))?;
+        match row {
+            Some(r) => r.try_into(),
+            None => {
+                let job = self.job(id).await?;
+                Err(DbError::JobState {
+                    id: id.to_string(),
+                    status: job.status,
+                    what: "only queued or running jobs can be cancelled",
+                })
+            }
+        }
+    }
+
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, DbError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(status = 'queued'), 0) AS queued, COALESCE(SUM(status = 'running'), 0) AS running,
+                    MIN(CASE WHEN status = 'queued' AND next_attempt_at <= ? THEN next_attempt_at END) AS oldest
+             FROM jobs WHERE status IN ('queued', 'running')",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("queue depth"))?;
+        Ok(QueueStats {
+            queued: row.get("queued"),
+            running: row.get("running"),
+            oldest_due: row
+                .get::<Option<String>, _>("oldest")
+                .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+                .map(|d| d.with_timezone(&Utc)),
+        })
+    }
+
+    // ----- the schedules' fire log -----
+
+    async fn record_fires(
+        &self,
+        schedule: &str,
+        fire_time: DateTime<Utc>,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Enqueued>, DbError> {
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::new();
+        for job in jobs {
+            let res = sqlx::query(
+                "INSERT INTO schedule_fires (schedule, channel_id, fire_time, outcome, recorded_at)
+                 VALUES (?, ?, ?, 'enqueued', ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(schedule)
+            .bind(&job.channel_id)
+            .bind(fire_time)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("record fire"))?;
+            if res.rows_affected() == 0 {
+                continue;
+            }
+            let e = enqueue_in(&mut tx, job, now).await?;
+            sqlx::query(
+                "UPDATE schedule_fires SET job_id = ? WHERE schedule = ? AND channel_id = ? AND fire_time = ?",
+            )
+            .bind(&e.job_id)
+            .bind(schedule)
+            .bind(&job.channel_id)
+            .bind(fire_time)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("record fire"))?;
+            out.push(e);
+        }
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(out)
+    }
+
+    async fn record_missed(
+        &self,
+        schedule: &str,
+        fire_time: DateTime<Utc>,
+        channels: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        let mut tx = self.begin_write().await?;
+        let mut n = 0;
+        for c in channels {
+            n += sqlx::query(
+                "INSERT INTO schedule_fires (schedule, channel_id, fire_time, outcome, recorded_at)
+                 VALUES (?, ?, ?, 'missed', ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(schedule)
+            .bind(c)
+            .bind(fire_time)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("record missed fire"))?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(n)
+    }
+
+    async fn last_fire(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+        sqlx::query_scalar(
+            "SELECT fire_time FROM schedule_fires WHERE schedule = ? ORDER BY fire_time DESC LIMIT 1",
+        )
+        .bind(schedule)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("last fire"))
+    }
+
+    // ----- debates -----
+
+    async fn add_debate(&self, d: &Debate) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO debates (id, channels, tag, every_secs, starts_at, until, reason, started_by)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&d.id)
+        .bind(to_json_list(&d.channels))
+        .bind(&d.tag)
+        .bind(d.every_secs)
+        .bind(d.starts_at)
+        .bind(d.until)
+        .bind(&d.reason)
+        .bind(&d.started_by)
+        .execute(&self.pool)
+        .await
+        .map_err(q("add debate"))?;
+        Ok(())
+    }
+
+    async fn debates(&self, active_at: Option<DateTime<Utc>>) -> Result<Vec<Debate>, DbError> {
+        let rows: Vec<DebateRow> = match active_at {
+            Some(at) => sqlx::query_as(
+                "SELECT * FROM debates WHERE stopped_at IS NULL AND until >= ? ORDER BY starts_at DESC, id DESC",
+            )
+            .bind(at),
+            None => sqlx::query_as("SELECT * FROM debates ORDER BY starts_at DESC, id DESC"),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list debates"))?;
+        convert(rows)
+    }
+
+    async fn stop_debate(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let res = sqlx::query(
+            "UPDATE debates SET stopped_at = ?, stopped_by = ? WHERE id = ? AND stopped_at IS NULL",
+        )
+        .bind(at)
+        .bind(by)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("stop debate"))?;
+        if res.rows_affected() == 0 {
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM debates WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(q("read debate"))?;
+            if exists.is_none() {
+                return Err(DbError::NoDebate(id.to_string()));
+            }
+        }
+        Ok(res.rows_affected() == 1)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::registry::Platform;
+    use crate::db::Db;
 
-    async fn temp_db() -> (tempfile::TempDir, Db) {
+    async fn fresh() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("t.sqlite").display()
         );
-        (dir, Db::open(&url).await.unwrap())
+        let db = Db::open(&url).await.unwrap();
+        assert_eq!(db.backend(), "sqlite");
+        (dir, db)
     }
 
-    fn channel(id: &str) -> Channel {
-        Channel {
-            id: id.parse().unwrap(),
-            platform: Platform::Facebook,
-            url: "https://example.org/sala".into(),
-            name: Some("Sala kommun".into()),
-            owner: Some("Kommunikationsenheten".into()),
-            admins: vec!["Anna".into(), "Björn".into()],
-            purpose: None,
-            tags: vec!["kommun".into()],
-            opened_at: Utc::now(),
-            closed_at: None,
-            recording: true,
-        }
-    }
-
-    #[tokio::test]
-    async fn register_round_trip_and_close() {
-        let (_d, db) = temp_db().await;
-        let c = channel("sala");
-        db.add_channel(&c).await.unwrap();
-        assert!(matches!(
-            db.add_channel(&c).await,
-            Err(DbError::ChannelExists(_))
-        ));
-        let back = db.channel("sala").await.unwrap();
-        assert_eq!(back.admins, c.admins);
-        assert_eq!(back.owner, c.owner);
-        assert!(db.close_channel(&c.id, Utc::now()).await.unwrap());
-        assert!(!db.close_channel(&c.id, Utc::now()).await.unwrap());
-        assert!(db.channel("sala").await.unwrap().is_closed());
-        assert!(matches!(
-            db.channel("nope").await,
-            Err(DbError::NoChannel(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn abandoned_captures_fail() {
-        let (_d, db) = temp_db().await;
-        db.add_channel(&channel("sala")).await.unwrap();
-        let rec = CaptureRecord {
-            id: "01J".into(),
-            channel_id: "sala".into(),
-            state: CaptureState::Running,
-            trigger: "manual".into(),
-            reason: None,
-            requested_by: None,
-            requested_at: Utc::now(),
-            started_at: None,
-            finished_at: None,
-            url: "https://example.org".into(),
-            final_url: None,
-            title: None,
-            failure_code: None,
-            failure: None,
-            warnings: 0,
-            truncated: false,
-            manifest_key: None,
-            worker: Some("host-a:4242".into()),
-        };
-        db.insert_capture(&rec).await.unwrap();
-        assert_eq!(db.fail_abandoned("host-b", |_| false).await.unwrap(), 0);
-        assert_eq!(db.fail_abandoned("host-a", |_| true).await.unwrap(), 0);
-        assert_eq!(db.fail_abandoned("host-a", |_| false).await.unwrap(), 1);
-        let back = db.capture("01J").await.unwrap();
-        assert_eq!(back.state, CaptureState::Failed);
-        assert_eq!(back.failure_code.as_deref(), Some("interrupted"));
-    }
+    crate::repository_contract!(fresh);
 }

@@ -1,0 +1,394 @@
+//! What every [`Repository`](super::Repository) must do, written once and run
+//! on each backend: SQLite always, Postgres where the test set-up finds one.
+
+use super::{CaptureFinish, CaptureRecord, CaptureState, Db, DbError, Debate};
+use crate::behaviour::items::{Item, Published};
+use crate::queue::{JobEnd, JobStatus, NewJob, TriggerKind, INTERRUPTED};
+use crate::registry::{Channel, Platform};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+pub fn channel(id: &str) -> Channel {
+    Channel {
+        id: id.parse().unwrap(),
+        platform: Platform::Facebook,
+        url: "https://example.org/sala".into(),
+        name: Some("Sala kommun".into()),
+        owner: Some("Kommunikationsenheten".into()),
+        admins: vec!["Anna".into(), "Björn".into()],
+        purpose: None,
+        tags: vec!["kommun".into()],
+        opened_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+        closed_at: None,
+        recording: true,
+    }
+}
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap() + Duration::seconds(secs)
+}
+
+fn running_capture(id: &str, channel: &str, job: Option<&str>, at: DateTime<Utc>) -> CaptureRecord {
+    CaptureRecord {
+        id: id.into(),
+        channel_id: channel.into(),
+        state: CaptureState::Running,
+        trigger: "ad-hoc".into(),
+        reason: None,
+        requested_by: None,
+        requested_at: at,
+        started_at: Some(at),
+        finished_at: None,
+        url: "https://example.org".into(),
+        final_url: None,
+        title: None,
+        failure_code: None,
+        failure: None,
+        warnings: 0,
+        truncated: false,
+        manifest_key: None,
+        worker: Some("w1".into()),
+        job_id: job.map(str::to_string),
+    }
+}
+
+fn item(id: &str, text: &str, author: &str) -> Item {
+    Item {
+        id: id.into(),
+        kind: "comment".into(),
+        parent: None,
+        author: Some(author.into()),
+        published: Published {
+            shown: Some("2 d".into()),
+            parsed: Some(t(-86_400)),
+        },
+        text: text.into(),
+        permalink: None,
+        links: vec!["https://example.org/a".into()],
+        media: vec![],
+    }
+}
+
+pub async fn register(db: &Db) {
+    let c = channel("sala");
+    db.add_channel(&c).await.unwrap();
+    assert!(matches!(
+        db.add_channel(&c).await,
+        Err(DbError::ChannelExists(_))
+    ));
+    let back = db.channel("sala").await.unwrap();
+    assert_eq!(back, c);
+    assert!(db.close_channel(&c.id, t(0)).await.unwrap());
+    assert!(!db.close_channel(&c.id, t(1)).await.unwrap());
+    assert_eq!(db.channel("sala").await.unwrap().closed_at, Some(t(0)));
+    assert!(matches!(
+        db.channel("nope").await,
+        Err(DbError::NoChannel(_))
+    ));
+}
+
+pub async fn captures_items_and_search(db: &Db) {
+    db.add_channel(&channel("sala")).await.unwrap();
+    for (id, at, text) in [
+        ("01A", t(0), "Skolnedläggning i Västerfärnebo är fel"),
+        ("01B", t(100), "Bra beslut om skolan"),
+    ] {
+        db.insert_capture(&running_capture(id, "sala", None, at))
+            .await
+            .unwrap();
+        let finish = CaptureFinish {
+            title: Some("Sala".into()),
+            warnings: 1,
+            ..Default::default()
+        };
+        let items = [item(&format!("{id}-1"), text, "Anna Andersson")];
+        db.complete_capture(id, &finish, &[], &items).await.unwrap();
+    }
+    // A capture that is no longer running is never marked complete.
+    assert!(matches!(
+        db.complete_capture("01A", &CaptureFinish::default(), &[], &[])
+            .await,
+        Err(DbError::NotRunning(_))
+    ));
+    let hits = db
+        .search("västerfärnebo skolnedläggning", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].snapshot_id, "01A");
+    assert_eq!(
+        hits[0].item.links,
+        vec!["https://example.org/a".to_string()]
+    );
+    assert_eq!(hits[0].item.published.parsed, Some(t(-86_400)));
+    assert_eq!(db.search("anna", Some("sala"), 10).await.unwrap().len(), 2);
+    assert_eq!(
+        db.search("anna", None, 10).await.unwrap()[0].snapshot_id,
+        "01B"
+    );
+    assert!(db.search("\"; DROP", None, 10).await.unwrap().is_empty());
+    assert!(db.search("skola", None, 10).await.unwrap().is_empty());
+    assert_eq!(
+        db.previous_complete("sala", t(50))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("01A")
+    );
+    let seen = db
+        .last_seen("sala", "01A-1", t(500))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, ("01A".to_string(), t(0)));
+    assert_eq!(
+        db.items("01B").await.unwrap()[0].text,
+        "Bra beslut om skolan"
+    );
+}
+
+pub async fn enqueue_joins_and_claims_by_priority(db: &Db) {
+    for c in ["a", "b", "c"] {
+        db.add_channel(&channel(c)).await.unwrap();
+    }
+    let sched = NewJob::new("a", TriggerKind::Schedule).reason(Some("baseline".into()));
+    let first = db.enqueue(&sched, t(0)).await.unwrap();
+    assert!(!first.joined);
+    let again = NewJob::new("a", TriggerKind::AdHoc).reason(Some("debatt".into()));
+    let joined = db.enqueue(&again, t(1)).await.unwrap();
+    assert_eq!(joined.job_id, first.job_id);
+    assert!(joined.joined);
+    let job = db.job(&first.job_id).await.unwrap();
+    assert_eq!(job.reasons, vec!["baseline", "debatt"]);
+    assert_eq!(job.priority, NewJob::new("a", TriggerKind::AdHoc).priority);
+    let debate = db
+        .enqueue(&NewJob::new("b", TriggerKind::Debate), t(2))
+        .await
+        .unwrap();
+    let late = NewJob::new("c", TriggerKind::Close);
+    let close = db.enqueue(&late, t(3)).await.unwrap();
+    assert!(matches!(
+        db.enqueue(&NewJob::new("nope", TriggerKind::AdHoc), t(3))
+            .await,
+        Err(DbError::NoChannel(_))
+    ));
+    let mut claimed = Vec::new();
+    while let Some(j) = db.claim("w1", None, t(120), t(10)).await.unwrap() {
+        assert_eq!(j.status, JobStatus::Running);
+        assert_eq!(j.attempts, 1);
+        assert_eq!(j.lease_owner.as_deref(), Some("w1"));
+        claimed.push(j.id);
+    }
+    assert_eq!(claimed, vec![close.job_id, first.job_id, debate.job_id]);
+    let stats = db.queue_stats(t(10)).await.unwrap();
+    assert_eq!((stats.queued, stats.running), (0, 3));
+}
+
+pub async fn leases_heartbeats_and_retries(db: &Db) {
+    db.add_channel(&channel("a")).await.unwrap();
+    let id = db
+        .enqueue(&NewJob::new("a", TriggerKind::AdHoc), t(0))
+        .await
+        .unwrap()
+        .job_id;
+    // Not due yet: nothing to claim before next_attempt_at.
+    assert!(db
+        .claim("w1", None, t(-50), t(-100))
+        .await
+        .unwrap()
+        .is_none());
+    let job = db.claim("w1", None, t(60), t(0)).await.unwrap().unwrap();
+    assert!(db.claim("w2", None, t(60), t(0)).await.unwrap().is_none());
+    assert!(db.heartbeat(&id, "w1", t(90), t(30)).await.unwrap());
+    assert!(!db.heartbeat(&id, "w2", t(90), t(30)).await.unwrap());
+    // w1 dies with a capture half done; its lease runs out.
+    db.insert_capture(&running_capture("01X", "a", Some(&job.id), t(1)))
+        .await
+        .unwrap();
+    assert!(db.reap_expired(t(89)).await.unwrap().is_empty());
+    let reaped = db.reap_expired(t(91)).await.unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert!(reaped[0].requeued);
+    assert_eq!(reaped[0].captures, vec!["01X".to_string()]);
+    let cap = db.capture("01X").await.unwrap();
+    assert_eq!(cap.state, CaptureState::Failed);
+    assert_eq!(cap.failure_code.as_deref(), Some(INTERRUPTED));
+    assert!(!db.heartbeat(&id, "w1", t(150), t(92)).await.unwrap());
+    assert!(!db
+        .end_job(
+            &id,
+            "w1",
+            &JobEnd::Done {
+                snapshot_id: "01X".into()
+            },
+            t(92)
+        )
+        .await
+        .unwrap());
+    // w2 takes it over; a retryable failure puts it back with a backoff.
+    let again = db.claim("w2", None, t(200), t(92)).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+    let retry = JobEnd::Retry {
+        code: "timeout".into(),
+        error: "slow".into(),
+        at: t(400),
+        snapshot_id: Some("01Y".into()),
+    };
+    assert!(db.end_job(&id, "w2", &retry, t(100)).await.unwrap());
+    let j = db.job(&id).await.unwrap();
+    assert_eq!(j.status, JobStatus::Queued);
+    assert_eq!(j.next_attempt_at, t(400));
+    assert_eq!(j.last_error_code.as_deref(), Some("timeout"));
+    assert!(db
+        .claim("w2", None, t(500), t(399))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .claim("w2", None, t(500), t(400))
+        .await
+        .unwrap()
+        .is_some());
+    // The third attempt is the last: a retryable failure now fails the job.
+    assert!(db.end_job(&id, "w2", &retry, t(401)).await.unwrap());
+    let j = db.job(&id).await.unwrap();
+    assert_eq!((j.status, j.attempts), (JobStatus::Failed, 3));
+    assert_eq!(j.snapshot_id.as_deref(), Some("01Y"));
+    // Retried by hand: fresh attempts, due now.
+    let r = db.retry_job(&id, t(500)).await.unwrap();
+    assert_eq!((r.status, r.attempts), (JobStatus::Queued, 0));
+    assert!(matches!(
+        db.retry_job(&id, t(500)).await,
+        Err(DbError::JobState { .. })
+    ));
+    let c = db
+        .claim("w3", Some(&id), t(600), t(500))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.lease_owner.as_deref(), Some("w3"));
+    let cancelled = db.cancel_job(&id, t(501)).await.unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    // The worker learns at its next heartbeat.
+    assert!(!db.heartbeat(&id, "w3", t(700), t(502)).await.unwrap());
+    assert!(matches!(
+        db.cancel_job(&id, t(503)).await,
+        Err(DbError::JobState { .. })
+    ));
+    let listed = db.list_jobs(Some(JobStatus::Cancelled), 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(db
+        .list_jobs(Some(JobStatus::Queued), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(db.job("nope").await, Err(DbError::NoJob(_))));
+}
+
+pub async fn fires_are_enqueued_once(db: &Db) {
+    for c in ["a", "b"] {
+        db.add_channel(&channel(c)).await.unwrap();
+    }
+    let job = |c: &str| {
+        let mut j = NewJob::new(c, TriggerKind::Schedule);
+        j.trigger.schedule = Some("baseline".into());
+        j.trigger.fire_time = Some(t(0));
+        j
+    };
+    let jobs = [job("a"), job("b")];
+    let first = db
+        .record_fires("baseline", t(0), &jobs, t(1))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    // A second scheduler (another replica) records the same fire: nothing new.
+    let second = db
+        .record_fires("baseline", t(0), &jobs, t(2))
+        .await
+        .unwrap();
+    assert!(second.is_empty());
+    assert_eq!(db.list_jobs(None, 10).await.unwrap().len(), 2);
+    let j = db.job(&first[0].job_id).await.unwrap();
+    assert_eq!(j.trigger.schedule.as_deref(), Some("baseline"));
+    assert_eq!(j.trigger.fire_time, Some(t(0)));
+    assert_eq!(db.last_fire("baseline").await.unwrap(), Some(t(0)));
+    assert_eq!(
+        db.record_missed("baseline", t(-3600), &["a".into(), "b".into()], t(3))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        db.record_missed("baseline", t(-3600), &["a".into()], t(3))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(db.last_fire("baseline").await.unwrap(), Some(t(0)));
+    assert_eq!(db.last_fire("other").await.unwrap(), None);
+}
+
+pub async fn debates(db: &Db) {
+    let d = Debate {
+        id: "01D".into(),
+        channels: vec!["a".into()],
+        tag: Some("skola".into()),
+        every_secs: 6 * 3600,
+        starts_at: t(0),
+        until: t(86_400),
+        reason: "skolnedläggning".into(),
+        started_by: Some("anna".into()),
+        stopped_at: None,
+        stopped_by: None,
+    };
+    db.add_debate(&d).await.unwrap();
+    assert_eq!(db.debates(None).await.unwrap(), vec![d.clone()]);
+    assert_eq!(db.debates(Some(t(10))).await.unwrap().len(), 1);
+    assert!(db.debates(Some(t(86_401))).await.unwrap().is_empty());
+    assert!(db.stop_debate("01D", t(20), Some("björn")).await.unwrap());
+    assert!(!db.stop_debate("01D", t(21), None).await.unwrap());
+    assert!(matches!(
+        db.stop_debate("nope", t(21), None).await,
+        Err(DbError::NoDebate(_))
+    ));
+    assert!(db.debates(Some(t(30))).await.unwrap().is_empty());
+    let back = &db.debates(None).await.unwrap()[0];
+    assert_eq!(back.stopped_by.as_deref(), Some("björn"));
+}
+
+/// Runs every contract test, each on a fresh database from `fresh`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! repository_contract {
+    ($fresh:path) => {
+        #[tokio::test]
+        async fn register() {
+            let (_g, db) = $fresh().await;
+            $crate::db::contract::register(&db).await;
+        }
+        #[tokio::test]
+        async fn captures_items_and_search() {
+            let (_g, db) = $fresh().await;
+            $crate::db::contract::captures_items_and_search(&db).await;
+        }
+        #[tokio::test]
+        async fn enqueue_joins_and_claims_by_priority() {
+            let (_g, db) = $fresh().await;
+            $crate::db::contract::enqueue_joins_and_claims_by_priority(&db).await;
+        }
+        #[tokio::test]
+        async fn leases_heartbeats_and_retries() {
+            let (_g, db) = $fresh().await;
+            $crate::db::contract::leases_heartbeats_and_retries(&db).await;
+        }
+        #[tokio::test]
+        async fn fires_are_enqueued_once() {
+            let (_g, db) = $fresh().await;
+            $crate::db::contract::fires_are_enqueued_once(&db).await;
+        }
+        #[tokio::test]
+        async fn debates() {
+            let (_g, db) = $fresh().await;
+            $crate::db::contract::debates(&db).await;
+        }
+    };
+}

@@ -1,0 +1,338 @@
+//! Capture jobs: what a job is, its trigger and status, priorities, leases
+//! and the retry backoff. The SQL lives behind [`crate::db::Repository`]; the
+//! worker that claims jobs is [`crate::worker`].
+//!
+//! A job is a queued request for a capture of one channel. Workers claim the
+//! most urgent job whose next attempt is due and hold it with a lease they
+//! renew by heartbeat. A job whose lease runs out (its worker was killed) is
+//! put back in the queue by whichever process notices first, and its half
+//! capture is marked failed (`interrupted`), never complete.
+//!
+//! ```
+//! use bevara::queue::{backoff, Priority};
+//! assert!(Priority::HIGH > Priority::ADHOC && Priority::ADHOC > Priority::DEBATE);
+//! assert_eq!(backoff(1, 60, 3600).as_secs(), 60);
+//! assert_eq!(backoff(3, 60, 3600).as_secs(), 240);
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Done,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Queued or running: a new request for the channel joins this job.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown job status {s:?}: use queued, running, done, failed or cancelled")
+            })
+    }
+}
+
+/// What made a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerKind {
+    /// `bevara capture`, run at once by the process that asked.
+    Manual,
+    /// `bevara enqueue` or the web's "capture now", run by a worker.
+    AdHoc,
+    /// A schedule file fired.
+    Schedule,
+    /// A debate's denser schedule fired.
+    Debate,
+    /// The final capture of a channel being closed.
+    Close,
+}
+
+impl TriggerKind {
+    pub const ALL: [TriggerKind; 5] = [
+        TriggerKind::Manual,
+        TriggerKind::AdHoc,
+        TriggerKind::Schedule,
+        TriggerKind::Debate,
+        TriggerKind::Close,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Manual => "manual",
+            TriggerKind::AdHoc => "ad-hoc",
+            TriggerKind::Schedule => "schedule",
+            TriggerKind::Debate => "debate",
+            TriggerKind::Close => "close",
+        }
+    }
+}
+
+impl FromStr for TriggerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown trigger kind {s:?}"))
+    }
+}
+
+/// What made a job, with the schedule's fire or the debate it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobTrigger {
+    pub kind: TriggerKind,
+    /// The schedule's name, for scheduled jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The fire time the job was enqueued for (schedule and debate jobs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fire_time: Option<DateTime<Utc>>,
+    /// The debate, for debate jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debate: Option<String>,
+}
+
+impl JobTrigger {
+    pub fn of(kind: TriggerKind) -> Self {
+        Self {
+            kind,
+            schedule: None,
+            fire_time: None,
+            debate: None,
+        }
+    }
+}
+
+/// Job priorities: a higher number is claimed first. Ad-hoc captures come
+/// before debates, debates before the baseline schedules (0–49).
+pub struct Priority;
+
+impl Priority {
+    /// `bevara enqueue --priority high`, and a channel's final capture.
+    pub const HIGH: i64 = 200;
+    /// `bevara enqueue`, the web's "capture now", `bevara capture`.
+    pub const ADHOC: i64 = 100;
+    /// A debate's captures.
+    pub const DEBATE: i64 = 50;
+    /// A schedule file's default `priority`.
+    pub const SCHEDULE: i64 = 10;
+    /// The highest priority a schedule file may give.
+    pub const SCHEDULE_MAX: i64 = 49;
+}
+
+/// A request for a capture, before it is queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub channel_id: String,
+    pub trigger: JobTrigger,
+    pub reason: Option<String>,
+    pub requested_by: Option<String>,
+    pub priority: i64,
+    /// Attempts before a retryable failure becomes final.
+    pub max_attempts: i64,
+    /// Overrides the channel's recording choice when set.
+    pub recording: Option<bool>,
+}
+
+impl NewJob {
+    /// A job of `kind` for `channel` with the default priority of that kind.
+    pub fn new(channel: &str, kind: TriggerKind) -> Self {
+        let priority = match kind {
+            TriggerKind::Close => Priority::HIGH,
+            TriggerKind::Manual | TriggerKind::AdHoc => Priority::ADHOC,
+            TriggerKind::Debate => Priority::DEBATE,
+            TriggerKind::Schedule => Priority::SCHEDULE,
+        };
+        Self {
+            channel_id: channel.to_string(),
+            trigger: JobTrigger::of(kind),
+            reason: None,
+            requested_by: None,
+            priority,
+            // A manual capture is run by the process that asked; if that
+            // process dies nobody is waiting for a retry.
+            max_attempts: if kind == TriggerKind::Manual { 1 } else { 3 },
+            recording: None,
+        }
+    }
+
+    pub fn reason(mut self, reason: Option<String>) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    pub fn requested_by(mut self, who: Option<String>) -> Self {
+        self.requested_by = who;
+        self
+    }
+}
+
+/// A job as the queue holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub id: String,
+    #[serde(rename = "channel")]
+    pub channel_id: String,
+    pub status: JobStatus,
+    pub trigger: JobTrigger,
+    /// Every reason given for this job: requests that joined it add theirs.
+    pub reasons: Vec<String>,
+    pub requested_by: Option<String>,
+    pub priority: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error_code: Option<String>,
+    pub last_error: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub recording: Option<bool>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Job {
+    /// The reasons joined into one line, for the manifest's trigger.
+    pub fn reason(&self) -> Option<String> {
+        (!self.reasons.is_empty()).then(|| self.reasons.join("; "))
+    }
+}
+
+/// The answer to an enqueue: the job, and whether the request joined one
+/// that was already queued or running for the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    pub job_id: String,
+    pub joined: bool,
+}
+
+/// How a claimed job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEnd {
+    /// The capture is complete.
+    Done { snapshot_id: String },
+    /// It failed in a way a later attempt may not: try again at `at`
+    /// (or fail for good when the attempts are used up).
+    Retry {
+        code: String,
+        error: String,
+        at: DateTime<Utc>,
+        snapshot_id: Option<String>,
+    },
+    /// It failed for good.
+    Failed {
+        code: String,
+        error: String,
+        snapshot_id: Option<String>,
+    },
+}
+
+/// A job whose worker stopped renewing its lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reaped {
+    pub job_id: String,
+    pub channel_id: String,
+    /// Back in the queue (else failed: its attempts are used up).
+    pub requeued: bool,
+    /// Its running captures, now failed as `interrupted`.
+    pub captures: Vec<String>,
+}
+
+/// Depth and age of the queue, for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub queued: i64,
+    pub running: i64,
+    /// When the longest-waiting queued job became due.
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
+/// Delay before attempt `attempt + 1` after `attempt` failed: doubling from
+/// `base_secs`, at most `max_secs`.
+pub fn backoff(attempt: i64, base_secs: u64, max_secs: u64) -> Duration {
+    let exp = attempt.clamp(1, 30) as u32 - 1;
+    let secs = base_secs.saturating_mul(1u64 << exp.min(20));
+    Duration::from_secs(secs.min(max_secs))
+}
+
+/// The failure code of a capture its worker never finished.
+pub const INTERRUPTED: &str = "interrupted";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let s: Vec<u64> = (1..=8).map(|a| backoff(a, 30, 600).as_secs()).collect();
+        assert_eq!(s, vec![30, 60, 120, 240, 480, 600, 600, 600]);
+        assert_eq!(backoff(0, 30, 600).as_secs(), 30);
+        assert_eq!(backoff(i64::MAX, 30, u64::MAX).as_secs(), 30 << 20);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in JobStatus::ALL {
+            assert_eq!(s.as_str().parse::<JobStatus>().unwrap(), s);
+        }
+        for k in TriggerKind::ALL {
+            assert_eq!(k.as_str().parse::<TriggerKind>().unwrap(), k);
+        }
+        assert!("sleeping".parse::<JobStatus>().is_err());
+    }
+
+    #[test]
+    fn default_priorities_order_the_kinds() {
+        let p = |k| NewJob::new("c", k).priority;
+        assert!(p(TriggerKind::Close) > p(TriggerKind::AdHoc));
+        assert!(p(TriggerKind::AdHoc) > p(TriggerKind::Debate));
+        assert!(p(TriggerKind::Debate) > p(TriggerKind::Schedule));
+        assert!(Priority::SCHEDULE_MAX < Priority::DEBATE);
+    }
+}
