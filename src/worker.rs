@@ -178,6 +178,10 @@ pub async fn run(
             Ok(reaped) if !reaped.is_empty() => {
                 for r in &reaped {
                     tracing::warn!(job = %r.job_id, channel = %r.channel_id, requeued = r.requeued, captures = ?r.captures, "job's lease ran out; its capture is marked interrupted");
+                    // A dead worker on this host leaves its work files behind.
+                    for c in &r.captures {
+                        let _ = std::fs::remove_dir_all(settings.work_dir().join(c));
+                    }
                 }
                 state.metrics.reaped(reaped.len());
             }

@@ -1,0 +1,412 @@
+//! `bevara worker` processes against one database: every job runs exactly
+//! once, a killed worker's job is finished by another after its lease runs
+//! out, SIGTERM drains, and requests for a busy channel join its job.
+
+mod common;
+
+use bevara::db::{CaptureFilter, CaptureState, Db};
+use bevara::queue::{JobStatus, NewJob, TriggerKind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// A database for a group of worker processes, and what keeps it alive.
+struct Place {
+    _guard: Box<dyn std::any::Any + Send>,
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+fn sqlite_place() -> Place {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("data/bevara.sqlite").display()
+    );
+    Place {
+        _guard: Box::new(()),
+        dir,
+        url,
+    }
+}
+
+#[cfg(any())] // PG-PENDING
+async fn postgres_place() -> Place {
+    let (guard, url) = bevara::db::testing::fresh_postgres()
+        .await
+        .expect("a Postgres server for the worker tests (see BEVARA_TEST_DATABASE_URL)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    Place {
+        _guard: Box::new(guard),
+        dir,
+        url,
+    }
+}
+
+impl Place {
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    async fn db(&self) -> Db {
+        Db::open(&self.url).await.unwrap()
+    }
+
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let schedules = self.dir.path().join("schedules");
+        std::fs::create_dir_all(&schedules).unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bevara"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("BEVARA_CONFIG")
+            .env("BEVARA_DATA_DIR", self.data())
+            .env("BEVARA_DATABASE_URL", &self.url)
+            .env("BEVARA_SCHEDULES_DIR", &schedules)
+            .env("BEVARA_ALLOW_PRIVATE_ADDRESSES", "1")
+            .env("BEVARA_RECORDING_ENABLED", "0")
+            .env("BEVARA_CAPTURE_PDF", "0")
+            .env("BEVARA_CAPTURE_MHTML", "0")
+            .env("BEVARA_WORKER_LISTEN", "")
+            .env("BEVARA_WORKER_POLL_SECS", "1")
+            .env("BEVARA_WORKER_LEASE_SECS", "6")
+            .env("BEVARA_WORKER_RETRY_BASE_SECS", "1")
+            .env("BEVARA_LOG", "bevara=info")
+            .envs(env.iter().copied())
+            .kill_on_drop(true);
+        c
+    }
+
+    /// A worker in its own process group, so it can be killed with its Chromium.
+    fn worker(&self, env: &[(&str, &str)], log: &Path) -> Child {
+        let log = std::fs::File::create(log).unwrap();
+        self.command(&["worker"], env)
+            .process_group(0)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+}
+
+async fn register(db: &Db, id: &str, url: &str) {
+    let mut c = common::channel(id, url);
+    c.platform = bevara::Platform::Web;
+    db.add_channel(&c).await.unwrap();
+}
+
+/// Polls `f` every 200 ms until it holds, or panics after `secs`.
+async fn wait_until<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn signal(child: &Child, sig: &str, group: bool) {
+    let pid = child.id().expect("running") as i32;
+    let target = if group {
+        format!("-{pid}")
+    } else {
+        pid.to_string()
+    };
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), "--", &target])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {target}");
+}
+
+/// `n` channels with a queued job each, on small pages.
+async fn queue_jobs(db: &Db, addr: std::net::SocketAddr, n: usize) -> Vec<String> {
+    let mut jobs = Vec::new();
+    for i in 0..n {
+        let id = format!("kanal-{i:02}");
+        register(db, &id, &format!("http://{addr}/site/elsewhere.html?n={i}")).await;
+        let job = NewJob::new(&id, TriggerKind::AdHoc).reason(Some(format!("test {i}")));
+        jobs.push(db.enqueue(&job, chrono::Utc::now()).await.unwrap().job_id);
+    }
+    jobs
+}
+
+/// Every job ran exactly once: done, one complete capture each, no other capture.
+async fn assert_each_ran_once(db: &Db, jobs: &[String]) {
+    let captures = db.list_captures(&CaptureFilter::default()).await.unwrap();
+    for id in jobs {
+        let job = db.job(id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Done, "{job:?}");
+        assert_eq!(job.attempts, 1, "{job:?}");
+        let mine: Vec<_> = captures
+            .iter()
+            .filter(|c| c.job_id.as_deref() == Some(id.as_str()))
+            .collect();
+        assert_eq!(mine.len(), 1, "job {id}: {mine:?}");
+        assert_eq!(mine[0].state, CaptureState::Complete);
+        assert_eq!(job.snapshot_id.as_deref(), Some(mine[0].id.as_str()));
+        assert_eq!(mine[0].title.as_deref(), Some("Fel sida"));
+    }
+    assert_eq!(captures.len(), jobs.len(), "no capture outside the jobs");
+}
+
+async fn two_workers_run_each_job_once(place: Place, n: usize) {
+    let addr = common::serve().await;
+    let db = place.db().await;
+    let jobs = queue_jobs(&db, addr, n).await;
+    let logs = place.dir.path();
+    let mut a = place.worker(&[], &logs.join("a.log"));
+    let mut b = place.worker(&[], &logs.join("b.log"));
+    let started = Instant::now();
+    wait_until(60 + 6 * n as u64, "every job done", || async {
+        db.list_jobs(Some(JobStatus::Done), 1000)
+            .await
+            .unwrap()
+            .len()
+            == n
+    })
+    .await;
+    let took = started.elapsed();
+    signal(&a, "TERM", false);
+    signal(&b, "TERM", false);
+    assert!(a.wait().await.unwrap().success());
+    assert!(b.wait().await.unwrap().success());
+    assert_each_ran_once(&db, &jobs).await;
+    let owners: std::collections::HashSet<String> = db
+        .list_jobs(None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|j| j.lease_owner)
+        .collect();
+    assert_eq!(owners.len(), 2, "both workers took jobs: {owners:?}");
+    eprintln!("{n} jobs on two workers in {:.1} s", took.as_secs_f64());
+}
+
+#[tokio::test]
+async fn two_workers_on_sqlite_run_each_job_once() {
+    two_workers_run_each_job_once(sqlite_place(), 6).await;
+}
+
+#[cfg(any())] // PG-PENDING
+#[tokio::test]
+async fn two_workers_on_postgres_run_each_of_30_jobs_once() {
+    two_workers_run_each_job_once(postgres_place().await, 30).await;
+}
+
+async fn killed_worker_job_completes_elsewhere(place: Place) {
+    let addr = common::serve().await;
+    let db = place.db().await;
+    register(&db, "endless", &format!("http://{addr}/endless")).await;
+    let job = db
+        .enqueue(
+            &NewJob::new("endless", TriggerKind::AdHoc),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .job_id;
+    let env = [("BEVARA_CAPTURE_MAX_DURATION_SECS", "10")];
+    let logs = place.dir.path();
+    let mut a = place.worker(&env, &logs.join("a.log"));
+    wait_until(60, "worker A's capture running", || async {
+        let caps = db.list_captures(&CaptureFilter::default()).await.unwrap();
+        caps.iter().any(|c| c.state == CaptureState::Running)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let owner_a = db.job(&job).await.unwrap().lease_owner.unwrap();
+    signal(&a, "KILL", true);
+    a.wait().await.unwrap();
+    let mut b = place.worker(&env, &logs.join("b.log"));
+    wait_until(120, "the job done by worker B", || async {
+        db.job(&job).await.unwrap().status == JobStatus::Done
+    })
+    .await;
+    signal(&b, "TERM", false);
+    assert!(b.wait().await.unwrap().success());
+    let j = db.job(&job).await.unwrap();
+    assert_ne!(j.lease_owner.as_deref(), Some(owner_a.as_str()));
+    assert_eq!(j.attempts, 2);
+    let caps = db.list_captures(&CaptureFilter::default()).await.unwrap();
+    let complete: Vec<_> = caps
+        .iter()
+        .filter(|c| c.state == CaptureState::Complete)
+        .collect();
+    let failed: Vec<_> = caps
+        .iter()
+        .filter(|c| c.state == CaptureState::Failed)
+        .collect();
+    assert_eq!(complete.len(), 1, "{caps:?}");
+    assert_eq!(failed.len(), 1, "{caps:?}");
+    assert_eq!(failed[0].failure_code.as_deref(), Some("interrupted"));
+    assert_eq!(j.snapshot_id.as_deref(), Some(complete[0].id.as_str()));
+    assert!(
+        complete[0].truncated,
+        "the endless feed stops at its budget"
+    );
+    assert!(caps.iter().all(|c| c.state != CaptureState::Running));
+    // The killed worker's work files went with its reaped capture.
+    let work = place.data().join("work");
+    let left: Vec<_> = std::fs::read_dir(&work)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[cfg(any())] // PG-PENDING
+#[tokio::test]
+async fn killed_worker_on_postgres_its_job_completes_on_another() {
+    killed_worker_job_completes_elsewhere(postgres_place().await).await;
+}
+
+#[tokio::test]
+async fn killed_worker_on_sqlite_its_job_completes_on_another() {
+    killed_worker_job_completes_elsewhere(sqlite_place()).await;
+}
+
+#[tokio::test]
+async fn sigterm_drains_then_cancels_at_the_deadline() {
+    let place = sqlite_place();
+    let addr = common::serve().await;
+    let db = place.db().await;
+    register(&db, "endless", &format!("http://{addr}/endless")).await;
+    register(&db, "kort", &format!("http://{addr}/site/elsewhere.html")).await;
+    let logs = place.dir.path();
+
+    // A capture shorter than the drain deadline finishes, then the worker exits 0.
+    let short = db
+        .enqueue(&NewJob::new("kort", TriggerKind::AdHoc), chrono::Utc::now())
+        .await
+        .unwrap()
+        .job_id;
+    let mut w = place.worker(&[("BEVARA_WORKER_DRAIN_SECS", "60")], &logs.join("w1.log"));
+    wait_until(60, "the short job running", || async {
+        db.job(&short).await.unwrap().status == JobStatus::Running
+    })
+    .await;
+    signal(&w, "TERM", false);
+    assert!(w.wait().await.unwrap().success());
+    assert_eq!(db.job(&short).await.unwrap().status, JobStatus::Done);
+
+    // One longer than the deadline is cancelled: failed as interrupted, the job queued again.
+    let long = db
+        .enqueue(
+            &NewJob::new("endless", TriggerKind::AdHoc),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .job_id;
+    let env = [
+        ("BEVARA_WORKER_DRAIN_SECS", "2"),
+        ("BEVARA_CAPTURE_MAX_DURATION_SECS", "120"),
+    ];
+    let mut w = place.worker(&env, &logs.join("w2.log"));
+    wait_until(60, "the endless capture running", || async {
+        db.list_captures(&CaptureFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.state == CaptureState::Running)
+    })
+    .await;
+    let t = Instant::now();
+    signal(&w, "TERM", false);
+    assert!(w.wait().await.unwrap().success());
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    let j = db.job(&long).await.unwrap();
+    assert_eq!(j.status, JobStatus::Queued, "{j:?}");
+    assert_eq!(j.last_error_code.as_deref(), Some("interrupted"));
+    assert!(j.last_error.unwrap().contains("worker.drain_secs"));
+    let caps = db.list_captures(&CaptureFilter::default()).await.unwrap();
+    assert!(
+        caps.iter().all(|c| c.state != CaptureState::Running),
+        "{caps:?}"
+    );
+    let work = place.data().join("work");
+    let left = std::fs::read_dir(&work).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "work directories left in {}", work.display());
+}
+
+#[tokio::test]
+async fn enqueue_joins_a_queued_job_and_capture_refuses_a_running_one() {
+    let place = sqlite_place();
+    let db = place.db().await;
+    register(&db, "sala", "https://example.org/").await;
+    let run = |args: &'static [&'static str]| {
+        let mut c = place.command(args, &[]);
+        async move { c.output().await.unwrap() }
+    };
+    let first = run(&["enqueue", "sala", "--reason", "debatt om skolan"]).await;
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = run(&[
+        "enqueue",
+        "sala",
+        "--reason",
+        "insändare",
+        "--priority",
+        "high",
+    ])
+    .await;
+    assert!(second.status.success());
+    let id = String::from_utf8_lossy(&first.stdout).trim().to_string();
+    assert_eq!(String::from_utf8_lossy(&second.stdout).trim(), id);
+    assert!(String::from_utf8_lossy(&second.stderr).contains("joined"));
+    let list = run(&["jobs", "list", "--json"]).await;
+    let jobs: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 1);
+    let j = &jobs[0];
+    assert_eq!(j["id"], id.as_str());
+    assert_eq!(j["channel"], "sala");
+    assert_eq!(j["status"], "queued");
+    assert_eq!(j["trigger"]["kind"], "ad-hoc");
+    assert_eq!(
+        j["reasons"],
+        serde_json::json!(["debatt om skolan", "insändare"])
+    );
+    assert_eq!(j["priority"], 200);
+    for field in [
+        "attempts",
+        "lease_owner",
+        "lease_expires_at",
+        "next_attempt_at",
+        "last_error",
+        "snapshot_id",
+    ] {
+        assert!(j.get(field).is_some(), "jobs list --json lacks {field}");
+    }
+    // A worker holds it: `bevara capture` says which job, and changes nothing.
+    db.claim(
+        "worker@elsewhere",
+        None,
+        chrono::Utc::now() + chrono::Duration::seconds(60),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let busy = run(&["capture", "sala", "--no-recording"]).await;
+    assert_eq!(busy.status.code(), Some(14));
+    let err = String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        err.contains(&id) && err.contains("worker@elsewhere"),
+        "{err}"
+    );
+    let cancel = run(&["jobs", "cancel", "nope"]).await;
+    assert_eq!(cancel.status.code(), Some(3));
+    let unknown = run(&["enqueue", "nope"]).await;
+    assert_eq!(unknown.status.code(), Some(3));
+}
