@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`config`] | one settings struct: defaults < `bevara.toml` < `BEVARA_*` env < flags |
 //! | [`registry`] | channels (the *förteckning*) |
+//! | [`schedule`] | schedule files in `schedules/`: cron, time zone, channel selection; fire times across daylight-saving changes; debate windows; missed fires |
 //! | [`db`] | the database behind the register and the captures (SQLite) |
 //! | [`browser`] | launching Chromium, one fresh context per capture |
 //! | [`behaviour`] | dismissing dialogs, scrolling, clicking expanders |
@@ -38,6 +39,7 @@ pub mod db;
 pub mod demo;
 pub mod exit;
 pub mod registry;
+pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod target;
