@@ -1,6 +1,8 @@
 //! Benchmarks printed by `bevara bench`: wall time per phase and peak memory
 //! for full-page screenshots of tall generated pages.
 
+pub mod queue;
+
 /// A page `height` px tall with a coloured marker band every 1,000 px and a
 /// sticky header: the test and benchmark page for tiled screenshots.
 /// Band `i` (at y = i × 1000 + 100, 200 px tall) has the colour [`marker_color`]`(i)`.

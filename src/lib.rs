@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`config`] | one settings struct: defaults < `bevara.toml` < `BEVARA_*` env < flags |
 //! | [`registry`] | channels (the *förteckning*) |
+//! | [`schedule`] | schedule files in `schedules/`: cron, time zone, channel selection; fire times across daylight-saving changes; debate windows; missed fires |
 //! | [`db`] | one repository trait over SQLite and Postgres: register, captures, items, jobs, fires, debates |
 //! | [`queue`] | capture jobs: triggers, priorities, leases, retries |
 //! | [`browser`] | launching Chromium, one fresh context per capture |

@@ -65,6 +65,19 @@ pub enum BenchCmd {
     Recording,
     /// An Instagram-like grid with every post's dialog opened: time per post, peak memory.
     Posts,
+    /// The job queue: one schedule fire for many channels, concurrent claims, overhead per job.
+    Queue {
+        /// Channels registered and fired.
+        #[arg(long, default_value_t = 10_000)]
+        channels: usize,
+        /// Concurrent claimers.
+        #[arg(long, default_value_t = 8)]
+        claimers: usize,
+        /// A Postgres server to measure too (a throw-away database is made on it)
+        /// [default: database.url when it is Postgres, else the one tests use].
+        #[arg(long)]
+        postgres: Option<String>,
+    },
 }
 
 async fn launch(settings: &Settings) -> Result<Browser, ExitCode> {
@@ -464,6 +477,11 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
             }
             Err(e) => fail(ExitCode::Failure, e),
         },
+        BenchCmd::Queue {
+            channels,
+            claimers,
+            postgres,
+        } => bench_queue(settings, channels, claimers, postgres).await,
         BenchCmd::Posts => match bevara::bench::posts(settings).await {
             Ok(b) => {
                 print!("{}", bevara::bench::format_posts(&b));
@@ -472,4 +490,32 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
             Err(e) => fail(ExitCode::Failure, e),
         },
     }
+}
+
+async fn bench_queue(
+    settings: &Settings,
+    channels: usize,
+    claimers: usize,
+    postgres: Option<String>,
+) -> ExitCode {
+    let mut rows = Vec::new();
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return fail(ExitCode::Failure, e),
+    };
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.sqlite").display()
+    );
+    let sqlite = match bevara::Db::open(&url).await {
+        Ok(db) => db,
+        Err(e) => return fail(ExitCode::Storage, e),
+    };
+    match bevara::bench::queue::run(&sqlite, channels, claimers).await {
+        Ok(r) => rows.push(r),
+        Err(e) => return fail(ExitCode::Storage, e),
+    }
+    let _ = (&postgres, settings); // PG-PENDING
+    print!("{}", bevara::bench::queue::format(&rows));
+    ExitCode::Ok
 }

@@ -88,12 +88,8 @@ impl Scheduler {
                         let mut j = NewJob::new(c.id.as_str(), TriggerKind::Schedule);
                         j.trigger.schedule = Some(s.name.clone());
                         j.trigger.fire_time = Some(fire);
-                        j.reason = Some(
-                            s.reason
-                                .clone()
-                                .unwrap_or_else(|| format!("schedule {}", s.name)),
-                        );
-                        j.priority = s.priority;
+                        j.reason = Some(s.reason.clone());
+                        j.priority = i64::from(s.priority);
                         j.recording = s.recording;
                         j.max_attempts = self.max_attempts;
                         j
@@ -179,5 +175,223 @@ impl std::ops::AddAssign for TickReport {
     fn add_assign(&mut self, o: Self) {
         self.enqueued += o.enqueued;
         self.missed += o.missed;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::db::contract::channel;
+    use crate::db::Debate;
+    use crate::queue::JobEnd;
+    use chrono::TimeZone;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(d.path().join(name), text).unwrap();
+        }
+        d
+    }
+
+    /// Ends every queued job, so the next fire makes a job of its own.
+    async fn run_all(db: &Db, now: DateTime<Utc>) {
+        while let Some(j) = db
+            .claim("t", None, now + chrono::Duration::seconds(60), now)
+            .await
+            .unwrap()
+        {
+            let end = JobEnd::Done {
+                snapshot_id: "s".into(),
+            };
+            db.end_job(&j.id, "t", &end, now).await.unwrap();
+        }
+    }
+
+    async fn fire_times(db: &Db) -> Vec<DateTime<Utc>> {
+        let mut t: Vec<_> = db
+            .list_jobs(None, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|j| j.trigger.fire_time)
+            .collect();
+        t.sort();
+        t
+    }
+
+    /// Ticks hourly from `from` for `hours`, running what fired.
+    async fn tick_hourly(s: &mut Scheduler, db: &Db, from: DateTime<Utc>, hours: i64) {
+        for h in 0..hours {
+            let now = from + chrono::Duration::hours(h);
+            s.tick(now).await.unwrap();
+            run_all(db, now).await;
+        }
+    }
+
+    pub async fn daily_fires_follow_local_time_across_dst(db: &Db) {
+        db.add_channel(&channel("a")).await.unwrap();
+        let dir = dir_with(&[(
+            "daily.toml",
+            "cron = \"0 30 3 * * *\"\ntimezone = \"Europe/Stockholm\"\nchannels = \"all\"\n",
+        )]);
+        let mut s = Scheduler::new(db.clone(), dir.path().into(), Duration::from_secs(3600), 3);
+        tick_hourly(&mut s, db, at("2026-03-27T00:00:00Z"), 96).await;
+        tick_hourly(&mut s, db, at("2026-10-24T00:00:00Z"), 72).await;
+        let expected: Vec<DateTime<Utc>> = [
+            "2026-03-27T02:30:00Z",
+            "2026-03-28T02:30:00Z",
+            "2026-03-29T01:30:00Z", // the day summer time starts
+            "2026-03-30T01:30:00Z",
+            "2026-10-24T01:30:00Z",
+            "2026-10-25T02:30:00Z", // the day it ends
+            "2026-10-26T02:30:00Z",
+        ]
+        .iter()
+        .map(|t| at(t))
+        .collect();
+        assert_eq!(fire_times(db).await, expected);
+        let j = &db.list_jobs(None, 1).await.unwrap()[0];
+        assert_eq!(j.trigger.schedule.as_deref(), Some("daily"));
+        assert_eq!(j.reasons, vec!["schedule daily".to_string()]);
+    }
+
+    pub async fn a_debate_window_starts_and_ends(db: &Db) {
+        db.add_channel(&channel("a")).await.unwrap();
+        let mut other = channel("b");
+        other.tags = vec!["annat".into()];
+        db.add_channel(&other).await.unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        db.add_debate(&Debate {
+            id: "01DEB".into(),
+            channels: vec![],
+            tag: Some("kommun".into()),
+            every_secs: 3600,
+            starts_at: t0,
+            until: t0 + chrono::Duration::hours(3),
+            reason: "skolnedläggning".into(),
+            started_by: Some("anna".into()),
+            stopped_at: None,
+            stopped_by: None,
+        })
+        .await
+        .unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let mut s = Scheduler::new(db.clone(), empty.path().into(), Duration::from_secs(600), 3);
+        for half in -2..12 {
+            let now = t0 + chrono::Duration::minutes(30 * half);
+            s.tick(now).await.unwrap();
+            run_all(db, now).await;
+        }
+        let expected: Vec<_> = (0..4).map(|h| t0 + chrono::Duration::hours(h)).collect();
+        assert_eq!(fire_times(db).await, expected);
+        let jobs = db.list_jobs(None, 100).await.unwrap();
+        assert!(
+            jobs.iter().all(|j| j.channel_id == "a"),
+            "only the tagged channel"
+        );
+        assert!(jobs
+            .iter()
+            .all(|j| j.trigger.debate.as_deref() == Some("01DEB")));
+        assert!(jobs.iter().all(|j| j.priority == Priority::DEBATE));
+        assert!(jobs
+            .iter()
+            .all(|j| j.reasons == vec!["skolnedläggning".to_string()]));
+    }
+
+    pub async fn missed_fires_within_grace_run_once(db: &Db) {
+        db.add_channel(&channel("a")).await.unwrap();
+        let dir = dir_with(&[("hourly.toml", "cron = \"0 * * * *\"\nchannels = [\"a\"]\n")]);
+        let now = at("2026-11-02T12:05:00Z");
+        // The last fire logged before the downtime: ten hours ago.
+        let last = at("2026-11-02T02:00:00Z");
+        let mut j = NewJob::new("a", TriggerKind::Schedule);
+        j.trigger.fire_time = Some(last);
+        db.record_fires("hourly", last, &[j], last).await.unwrap();
+        run_all(db, last).await;
+        let mut s = Scheduler::new(
+            db.clone(),
+            dir.path().into(),
+            Duration::from_secs(3 * 3600),
+            3,
+        );
+        let r = s.tick(now).await.unwrap();
+        assert_eq!(
+            r,
+            TickReport {
+                enqueued: 1,
+                missed: 9
+            }
+        );
+        assert_eq!(fire_times(db).await, vec![last, at("2026-11-02T12:00:00Z")]);
+        // A restart does not run or log them again.
+        let mut again = Scheduler::new(
+            db.clone(),
+            dir.path().into(),
+            Duration::from_secs(3 * 3600),
+            3,
+        );
+        assert_eq!(again.tick(now).await.unwrap(), TickReport::default());
+    }
+
+    pub async fn two_schedulers_enqueue_once(db: &Db) {
+        for c in ["a", "b"] {
+            db.add_channel(&channel(c)).await.unwrap();
+        }
+        let dir = dir_with(&[
+            (
+                "baseline.toml",
+                "cron = \"15 2 15 1,7 *\"\nchannels = \"all\"\n",
+            ),
+            ("broken.toml", "cron = \"not a cron\"\nchannels = \"all\"\n"),
+        ]);
+        let grace = Duration::from_secs(3600);
+        let mut one = Scheduler::new(db.clone(), dir.path().into(), grace, 3);
+        let mut two = Scheduler::new(db.clone(), dir.path().into(), grace, 3);
+        let now = at("2026-07-15T00:20:00Z"); // 02:20 summer time
+        let (r1, r2) = tokio::join!(one.tick(now), two.tick(now));
+        assert_eq!(r1.unwrap().enqueued + r2.unwrap().enqueued, 2);
+        let jobs = db.list_jobs(None, 10).await.unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert!(jobs
+            .iter()
+            .all(|j| j.trigger.fire_time == Some(at("2026-07-15T00:15:00Z"))));
+    }
+
+    async fn sqlite() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("t.sqlite").display()
+        );
+        (dir, Db::open(&url).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn sqlite_daily_fires_follow_local_time_across_dst() {
+        let (_d, db) = sqlite().await;
+        daily_fires_follow_local_time_across_dst(&db).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_debate_window_starts_and_ends() {
+        let (_d, db) = sqlite().await;
+        a_debate_window_starts_and_ends(&db).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_missed_fires_within_grace_run_once() {
+        let (_d, db) = sqlite().await;
+        missed_fires_within_grace_run_once(&db).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_two_schedulers_enqueue_once() {
+        let (_d, db) = sqlite().await;
+        two_schedulers_enqueue_once(&db).await;
     }
 }
