@@ -410,3 +410,204 @@ async fn enqueue_joins_a_queued_job_and_capture_refuses_a_running_one() {
     let unknown = run(&["enqueue", "nope"]).await;
     assert_eq!(unknown.status.code(), Some(3));
 }
+
+/// A GET over a plain TCP connection: status and body.
+async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_json_logs() {
+    let place = sqlite_place();
+    let addr = common::serve().await;
+    let db = place.db().await;
+    let jobs = queue_jobs(&db, addr, 2).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let log = place.dir.path().join("w.log");
+    let env = [
+        ("BEVARA_WORKER_LISTEN", listen.as_str()),
+        ("BEVARA_LOG_FORMAT", "json"),
+    ];
+    let mut w = place.worker(&env, &log);
+    wait_until(30, "/healthz", || async {
+        http_get(&listen, "/healthz").await.map(|r| r.0) == Some(200)
+    })
+    .await;
+    wait_until(90, "both jobs done", || async {
+        db.list_jobs(Some(JobStatus::Done), 10).await.unwrap().len() == 2
+    })
+    .await;
+    let (status, ready) = http_get(&listen, "/readyz").await.unwrap();
+    assert_eq!(status, 200, "{ready}");
+    // The gauges are set each time round the loop, after the last job ended.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, metrics) = http_get(&listen, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    for line in [
+        "bevara_captures_total{outcome=\"complete\"} 2",
+        "bevara_queue_depth 0",
+        "bevara_capture_duration_seconds_count 2",
+        "bevara_oldest_queued_job_age_seconds 0",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+    signal(&w, "TERM", false);
+    assert!(w.wait().await.unwrap().success());
+    // JSON lines, each capture's carrying its job's span.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for id in &jobs {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["spans"].as_array().is_some_and(|spans| {
+                    spans.iter().any(|s| {
+                        s["job"] == id.as_str()
+                            && s["channel"]
+                                .as_str()
+                                .is_some_and(|c| c.starts_with("kanal-"))
+                    })
+                })),
+            "no log line in job {id}'s span:\n{text}"
+        );
+    }
+    // A worker that cannot reach its database is not ready.
+    let bad = place.dir.path().join("no/such/dir/db.sqlite");
+    let listen2 = format!("127.0.0.1:{}", free_port());
+    let bad_url = format!("sqlite://{}", bad.display());
+    let mut c = place.command(
+        &["worker"],
+        &[
+            ("BEVARA_DATABASE_URL", bad_url.as_str()),
+            ("BEVARA_WORKER_LISTEN", listen2.as_str()),
+        ],
+    );
+    let out = c.output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(11),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn schedules_debates_and_closing_from_the_command_line() {
+    let place = sqlite_place();
+    let db = place.db().await;
+    register(&db, "sala", "https://example.org/").await;
+    let schedules = place.dir.path().join("schedules");
+    std::fs::create_dir_all(&schedules).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules/baseline.toml"),
+        schedules.join("baseline.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        schedules.join("trasig.toml"),
+        "channels = \"all\"\ncronn = \"* * * * *\"\n",
+    )
+    .unwrap();
+    let run = |args: Vec<&str>| {
+        let mut c = place.command(&args, &[]);
+        async move {
+            let o = c.output().await.unwrap();
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        }
+    };
+    let (code, out, err) = run(vec![
+        "schedule",
+        "next",
+        "baseline",
+        "--after",
+        "2026-01-01T00:00:00Z",
+        "--count",
+        "3",
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            "2026-01-15T02:15:00+01:00",
+            "2026-07-15T02:15:00+02:00",
+            "2027-01-15T02:15:00+01:00"
+        ]
+    );
+    let (code, out, err) = run(vec!["schedule", "list"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("baseline") && out.contains("sala"), "{out}");
+    assert!(err.contains("trasig.toml:2:1"), "{err}");
+    let (code, _, err) = run(vec!["schedule", "next", "nope"]).await;
+    assert_eq!(code, 3, "{err}");
+
+    let (code, out, err) = run(vec![
+        "debate",
+        "start",
+        "sala",
+        "--every",
+        "6h",
+        "--until",
+        "2099-01-01",
+        "--reason",
+        "skolnedläggning",
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let debate = out.trim().to_string();
+    let (_, out, _) = run(vec!["debate", "list", "--active", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["id"], debate.as_str());
+    assert_eq!(list[0]["every_secs"], 21600);
+    assert_eq!(list[0]["reason"], "skolnedläggning");
+    let (code, out, _) = run(vec!["debate", "stop", &debate]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("stopped"));
+    let (_, out, _) = run(vec!["debate", "list", "--active", "--json"]).await;
+    assert_eq!(out.trim(), "[]");
+    let (code, _, err) = run(vec![
+        "debate",
+        "start",
+        "sala",
+        "--every",
+        "5s",
+        "--until",
+        "2099-01-01",
+        "--reason",
+        "x",
+    ])
+    .await;
+    assert_eq!(code, 2, "{err}");
+
+    let (code, out, err) = run(vec!["channel", "close", "sala"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("final capture"), "{out}");
+    let jobs = db.list_jobs(None, 10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].trigger.kind, TriggerKind::Close);
+    assert_eq!(jobs[0].priority, bevara::queue::Priority::HIGH);
+}
