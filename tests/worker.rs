@@ -259,7 +259,10 @@ async fn killed_worker_job_completes_elsewhere(place: Place) {
     let left: Vec<_> = std::fs::read_dir(&work)
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
         .unwrap_or_default();
-    assert!(left.is_empty(), "{left:?}");
+    assert!(
+        !left.iter().any(|n| n.to_string_lossy() == failed[0].id),
+        "the interrupted capture's work files are left: {left:?}"
+    );
 }
 
 #[cfg(any())] // PG-PENDING
