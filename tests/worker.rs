@@ -552,7 +552,10 @@ async fn schedules_debates_and_closing_from_the_command_line() {
         "3",
     ])
     .await;
-    assert_eq!(code, 0, "{err}");
+    let listing: Vec<_> = std::fs::read_dir(&schedules)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert_eq!(code, 0, "{err}; {} holds {listing:?}", schedules.display());
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         vec![
