@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Bevara needs on a Debian machine (Chromium, ffmpeg, fonts, a C
-# compiler for the bundled SQLite) when it is missing. Idempotent: a machine
-# that has everything is left alone. Run as root or with sudo.
+# compiler for the bundled SQLite, Postgres' server for the tests) when it is
+# missing. Idempotent: a machine that has everything is left alone. Run as root
+# or with sudo.
+#
+# postgresql: the Postgres tests use the server named by BEVARA_TEST_DATABASE_URL
+# or the one on 127.0.0.1:5432 (user postgres, trust auth); without either they
+# start a throwaway one with this package's initdb and pg_ctl.
 set -euo pipefail
 
-packages=(chromium ffmpeg tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config)
+packages=(chromium ffmpeg tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

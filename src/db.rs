@@ -10,9 +10,13 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
+mod postgres;
 mod rows;
 mod sqlite;
+#[doc(hidden)]
+pub mod testing;
 
+pub use postgres::PgRepo;
 pub use sqlite::SqliteRepo;
 
 use crate::behaviour::items::Item;
@@ -38,7 +42,7 @@ impl Db {
     /// `postgres://…` or `postgresql://…` is Postgres, anything else SQLite.
     pub async fn open(url: &str) -> Result<Self, DbError> {
         if is_postgres_url(url) {
-            Err(DbError::Unsupported(url.to_string()))
+            Ok(Self(Arc::new(PgRepo::open(url).await?)))
         } else {
             Ok(Self(Arc::new(SqliteRepo::open(url).await?)))
         }
@@ -216,8 +220,6 @@ pub enum DbError {
     NoChannel(String),
     #[error("no snapshot {0} (see `bevara snapshots list`)")]
     NoCapture(String),
-    #[error("database {0}: this build has no driver for it")]
-    Unsupported(String),
     #[error(
         "capture {0} is no longer running (another process ended it); it is not marked complete"
     )]
@@ -237,6 +239,15 @@ pub enum DbError {
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
 }
+
+/// Maps a query's failure to a [`DbError`] saying what was being done.
+pub(crate) fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
+    move |source| DbError::Query { what, source }
+}
+
+/// Why a job's lease ran out, as its last error says.
+pub(crate) const LEASE_EXPIRED: &str =
+    "its worker stopped renewing the lease (killed or cut off) before the capture finished";
 
 /// The failure message of a capture whose job's lease ran out.
 pub const INTERRUPTED_CAPTURE: &str =

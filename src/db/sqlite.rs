@@ -8,8 +8,8 @@ use super::rows::{
     convert, to_json_list, CaptureRow, ChannelRow, DebateRow, ItemRow, JobRow, SearchRow,
 };
 use super::{
-    ArtifactRecord, CaptureFilter, CaptureFinish, CaptureRecord, DbError, Debate, Repository,
-    SearchHit,
+    q, ArtifactRecord, CaptureFilter, CaptureFinish, CaptureRecord, DbError, Debate, Repository,
+    SearchHit, LEASE_EXPIRED,
 };
 use crate::behaviour::items::Item;
 use crate::queue::{Enqueued, Job, JobEnd, JobStatus, NewJob, QueueStats, Reaped, INTERRUPTED};
@@ -26,14 +26,6 @@ use ulid::Ulid;
 pub struct SqliteRepo {
     pool: SqlitePool,
 }
-
-pub(super) fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
-    move |source| DbError::Query { what, source }
-}
-
-/// Why a job's lease ran out, as its last error says.
-pub(super) const LEASE_EXPIRED: &str =
-    "its worker stopped renewing the lease (killed or cut off) before the capture finished";
 
 impl SqliteRepo {
     /// Opens (creating if needed) the database at `url` and applies migrations.
@@ -887,7 +879,7 @@ impl Repository for SqliteRepo {
 mod tests {
     use crate::db::Db;
 
-    async fn fresh() -> (tempfile::TempDir, Db) {
+    async fn fresh() -> Option<(tempfile::TempDir, Db)> {
         let dir = tempfile::tempdir().unwrap();
         let url = format!(
             "sqlite://{}?mode=rwc",
@@ -895,7 +887,7 @@ mod tests {
         );
         let db = Db::open(&url).await.unwrap();
         assert_eq!(db.backend(), "sqlite");
-        (dir, db)
+        Some((dir, db))
     }
 
     crate::repository_contract!(fresh);
