@@ -44,11 +44,11 @@ use std::path::PathBuf;
 pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Europe::Stockholm;
 
 /// The priority of a schedule's jobs when its file names none.
-pub const DEFAULT_PRIORITY: u8 = 10;
+pub const DEFAULT_PRIORITY: u8 = crate::queue::Priority::SCHEDULE as u8;
 
 /// The highest priority a schedule may give: debate jobs run at 50 and
 /// ad-hoc jobs at 100 and 200, and those must always go before schedules.
-pub const MAX_PRIORITY: u8 = 49;
+pub const MAX_PRIORITY: u8 = crate::queue::Priority::SCHEDULE_MAX as u8;
 
 /// The most fire times one call returns, so a dense schedule over a long
 /// window cannot exhaust memory.

@@ -31,7 +31,6 @@ fn sqlite_place() -> Place {
     }
 }
 
-#[cfg(any())] // PG-PENDING
 async fn postgres_place() -> Place {
     let (guard, url) = bevara::db::testing::fresh_postgres()
         .await
@@ -196,7 +195,6 @@ async fn two_workers_on_sqlite_run_each_job_once() {
     two_workers_run_each_job_once(sqlite_place(), 6).await;
 }
 
-#[cfg(any())] // PG-PENDING
 #[tokio::test]
 async fn two_workers_on_postgres_run_each_of_30_jobs_once() {
     two_workers_run_each_job_once(postgres_place().await, 30).await;
@@ -265,7 +263,6 @@ async fn killed_worker_job_completes_elsewhere(place: Place) {
     );
 }
 
-#[cfg(any())] // PG-PENDING
 #[tokio::test]
 async fn killed_worker_on_postgres_its_job_completes_on_another() {
     killed_worker_job_completes_elsewhere(postgres_place().await).await;

@@ -515,7 +515,22 @@ async fn bench_queue(
         Ok(r) => rows.push(r),
         Err(e) => return fail(ExitCode::Storage, e),
     }
-    let _ = (&postgres, settings); // PG-PENDING
+    let server = postgres.or_else(|| {
+        bevara::db::is_postgres_url(&settings.database.url).then(|| settings.database.url.clone())
+    });
+    match bevara::db::testing::fresh_postgres_on(server.as_deref()).await {
+        Some((_guard, url)) => {
+            let db = match bevara::Db::open(&url).await {
+                Ok(db) => db,
+                Err(e) => return fail(ExitCode::Storage, e),
+            };
+            match bevara::bench::queue::run(&db, channels, claimers).await {
+                Ok(r) => rows.push(r),
+                Err(e) => return fail(ExitCode::Storage, e),
+            }
+        }
+        None => eprintln!("note: no Postgres found (give --postgres URL); measured SQLite only"),
+    }
     print!("{}", bevara::bench::queue::format(&rows));
     ExitCode::Ok
 }

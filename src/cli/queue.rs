@@ -177,8 +177,8 @@ fn job_exit(e: &bevara::db::DbError) -> ExitCode {
 
 fn print_jobs(jobs: &[Job]) {
     println!(
-        "{:<26}  {:<20} {:<9} {:<9} {:>3}  {:<20} {}",
-        "id", "channel", "status", "trigger", "try", "next attempt", "last error / snapshot"
+        "{:<26}  {:<20} {:<9} {:<9} {:>3}  {:<20} last error / snapshot",
+        "id", "channel", "status", "trigger", "try", "next attempt"
     );
     for j in jobs {
         let tail = match (&j.last_error, &j.snapshot_id) {

@@ -287,7 +287,16 @@ pub fn fresh_name() -> String {
 /// lower-cases only ASCII letters there and sorts byte by byte, so the tests
 /// show that Bevara relies on neither.
 pub async fn fresh_postgres() -> Option<(PgGuard, String)> {
-    let server = postgres_server().await?;
+    fresh_postgres_on(None).await
+}
+
+/// [`fresh_postgres`] on `server` when given (a URL whose database part is
+/// ignored), else on the test server.
+pub async fn fresh_postgres_on(server: Option<&str>) -> Option<(PgGuard, String)> {
+    let server = match server {
+        Some(s) => s.to_string(),
+        None => postgres_server().await?,
+    };
     let name = fresh_name();
     let mut admin = PgConnection::connect(&database_url(&server, "postgres"))
         .await
