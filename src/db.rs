@@ -10,7 +10,7 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
-mod postgres;
+pub(crate) mod postgres;
 mod rows;
 mod sqlite;
 #[doc(hidden)]

@@ -668,4 +668,4 @@ impl Repository for PgRepo {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -371,6 +371,25 @@ pub(crate) mod tests {
         (dir, Db::open(&url).await.unwrap())
     }
 
+    /// Each schedule test once more, on Postgres.
+    #[tokio::test]
+    async fn postgres_schedule_maths() {
+        let Some((_g, db)) = crate::db::postgres::tests::fresh().await else {
+            return;
+        };
+        daily_fires_follow_local_time_across_dst(&db).await;
+        for test in 0..3 {
+            let Some((_g, db)) = crate::db::postgres::tests::fresh().await else {
+                return;
+            };
+            match test {
+                0 => a_debate_window_starts_and_ends(&db).await,
+                1 => missed_fires_within_grace_run_once(&db).await,
+                _ => two_schedulers_enqueue_once(&db).await,
+            }
+        }
+    }
+
     #[tokio::test]
     async fn sqlite_daily_fires_follow_local_time_across_dst() {
         let (_d, db) = sqlite().await;

@@ -29,7 +29,7 @@ async fn fresh_url() -> Option<(PgGuard, String)> {
     found
 }
 
-async fn fresh() -> Option<(PgGuard, Db)> {
+pub(crate) async fn fresh() -> Option<(PgGuard, Db)> {
     let (guard, url) = fresh_url().await?;
     let db = Db::open(&url).await.unwrap();
     assert_eq!(db.backend(), "postgres");
