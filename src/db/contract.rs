@@ -4,7 +4,7 @@
 
 use super::{CaptureFinish, CaptureRecord, CaptureState, Db, DbError, Debate};
 use crate::behaviour::items::{Item, Published};
-use crate::queue::{JobEnd, JobStatus, NewJob, TriggerKind, INTERRUPTED};
+use crate::queue::{Enqueued, JobEnd, JobStatus, NewJob, TriggerKind, INTERRUPTED};
 use crate::registry::{Channel, Platform};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -356,24 +356,45 @@ pub async fn fires_are_enqueued_once(db: &Db) {
         j.trigger.fire_time = Some(t(0));
         j
     };
+    // Channel c already has a job queued: its fire joins it.
+    db.add_channel(&channel("c")).await.unwrap();
+    let adhoc = db
+        .enqueue(
+            &NewJob::new("c", TriggerKind::AdHoc).reason(Some("debatt".into())),
+            t(0),
+        )
+        .await
+        .unwrap();
     // Asked in an order that is not the channels' own.
-    let jobs = [job("b"), job("a")];
+    let jobs = [job("b"), job("c").reason(Some("baseline".into())), job("a")];
     let first = db
         .record_fires("baseline", t(0), &jobs, t(1))
         .await
         .unwrap();
-    assert_eq!(first.len(), 2);
-    for (e, c) in first.iter().zip(["b", "a"]) {
+    assert_eq!(first.len(), 3);
+    for (e, c) in first.iter().zip(["b", "c", "a"]) {
         assert_eq!(db.job(&e.job_id).await.unwrap().channel_id, c);
     }
+    assert_eq!(
+        first[1],
+        Enqueued {
+            job_id: adhoc.job_id.clone(),
+            joined: true
+        }
+    );
+    assert!(!first[0].joined && !first[2].joined);
+    let joined = db.job(&adhoc.job_id).await.unwrap();
+    assert_eq!(joined.reasons, vec!["debatt", "baseline"]);
+    assert_eq!(joined.trigger.kind, TriggerKind::AdHoc);
+    db.cancel_job(&adhoc.job_id, t(1)).await.unwrap();
     // A second scheduler (another replica) records the same fire: nothing new.
     let second = db
         .record_fires("baseline", t(0), &jobs, t(2))
         .await
         .unwrap();
     assert!(second.is_empty());
-    assert_eq!(db.list_jobs(None, 10).await.unwrap().len(), 2);
-    assert_eq!(db.list_jobs(None, -1).await.unwrap().len(), 2);
+    assert_eq!(db.list_jobs(None, 10).await.unwrap().len(), 3);
+    assert_eq!(db.list_jobs(None, -1).await.unwrap().len(), 3);
     let j = db.job(&first[0].job_id).await.unwrap();
     assert_eq!(j.trigger.schedule.as_deref(), Some("baseline"));
     assert_eq!(j.trigger.fire_time, Some(t(0)));
