@@ -614,3 +614,56 @@ async fn schedules_debates_and_closing_from_the_command_line() {
     assert_eq!(jobs[0].trigger.kind, TriggerKind::Close);
     assert_eq!(jobs[0].priority, bevara::queue::Priority::HIGH);
 }
+
+/// The pids of `pid`'s direct children.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dead_browser_is_restarted_and_the_job_retried() {
+    let place = sqlite_place();
+    let addr = common::serve().await;
+    let db = place.db().await;
+    register(&db, "endless", &format!("http://{addr}/endless")).await;
+    let job = db
+        .enqueue(&NewJob::new("endless", TriggerKind::AdHoc), chrono::Utc::now())
+        .await
+        .unwrap()
+        .job_id;
+    let env = [("BEVARA_CAPTURE_MAX_DURATION_SECS", "8")];
+    let mut w = place.worker(&env, &place.dir.path().join("w.log"));
+    wait_until(60, "the capture running", || async {
+        db.list_captures(&CaptureFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.state == CaptureState::Running)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = w.id().unwrap();
+    let browsers = children(pid);
+    assert!(!browsers.is_empty(), "the worker has started Chromium");
+    for b in browsers {
+        let _ = std::process::Command::new("kill").args(["-KILL", &b.to_string()]).status();
+    }
+    wait_until(120, "the job done after a retry", || async {
+        db.job(&job).await.unwrap().status == JobStatus::Done
+    })
+    .await;
+    signal(&w, "TERM", false);
+    assert!(w.wait().await.unwrap().success());
+    let j = db.job(&job).await.unwrap();
+    assert_eq!(j.attempts, 2, "{j:?}");
+    let caps = db.list_captures(&CaptureFilter::default()).await.unwrap();
+    let codes: Vec<_> = caps.iter().map(|c| (c.state, c.failure_code.clone())).collect();
+    assert_eq!(caps.len(), 2, "{codes:?}");
+    assert_eq!(caps[0].state, CaptureState::Failed, "{codes:?}");
+    assert_eq!(caps[0].failure_code.as_deref(), Some("browser"), "{codes:?}");
+    assert_eq!(caps[1].state, CaptureState::Complete, "{codes:?}");
+}
