@@ -7,6 +7,8 @@
 //! a page emulating locale, time zone and viewport; downloads are denied and
 //! JavaScript dialogs are dismissed so they cannot block the page.
 
+pub mod childenv;
+
 use crate::config::BrowserSettings;
 use chromiumoxide::browser::{Browser as CdpBrowser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::browser::{
@@ -95,8 +97,11 @@ impl Browser {
         args.push(format!("--lang={}", settings.locale));
         args.push(format!("--accept-lang={},sv,en", settings.locale));
         args.extend(settings.extra_args.iter().cloned());
+        // Chromium gets a clean environment: no secret of Bevara's reaches it.
+        let launcher = childenv::chromium_launcher(profile.path(), &settings.chromium_path)
+            .map_err(BrowserError::Profile)?;
         let config = BrowserConfig::builder()
-            .chrome_executable(&settings.chromium_path)
+            .chrome_executable(&launcher)
             .no_sandbox()
             .user_data_dir(profile.path())
             .viewport(Viewport {

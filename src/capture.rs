@@ -57,6 +57,31 @@ impl CaptureOutcome {
     }
 }
 
+/// Removes work directories that no running capture owns: those of
+/// processes killed in the middle. Returns how many were removed.
+pub async fn remove_stale_work(bevara: &Bevara) -> usize {
+    let dir = bevara.settings().work_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.parse::<Ulid>().is_err() {
+            continue;
+        }
+        let running = matches!(
+            bevara.db().capture(&name).await,
+            Ok(c) if c.state == CaptureState::Running
+        );
+        if !running && std::fs::remove_dir_all(e.path()).is_ok() {
+            tracing::info!(dir = %e.path().display(), "removed the work files of an ended capture");
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// The object key prefix of a snapshot.
 pub fn snapshot_prefix(channel: &str, at: DateTime<Utc>, snapshot_id: &str) -> String {
     format!(

@@ -26,8 +26,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "bevara.toml";
 /// Debian's Chromium.
 pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 
-/// All of Bevara's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// All of Bevara's settings. `Debug` prints them as `bevara config` does,
+/// with secrets hidden.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Holds `bevara.sqlite` and the local object directory `objects/`.
@@ -51,11 +52,25 @@ pub struct Settings {
 }
 
 /// Which database holds the register, the captures and the queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// Empty: the SQLite file in the data directory. `postgres://…` selects Postgres.
     pub url: String,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url_password(&self.url))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_redacted_toml())
+    }
 }
 
 /// The worker: how many captures at a time, leases, retries, draining, its HTTP port.
@@ -315,11 +330,11 @@ impl Settings {
     }
 }
 
-/// A URL with its password, if any, replaced by `<hidden>`.
+/// A URL with its password, if any, replaced by `hidden`.
 pub fn redact_url_password(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("<hidden>"));
+            let _ = u.set_password(Some("hidden"));
             u.to_string()
         }
         _ => url.to_string(),
@@ -671,6 +686,25 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(parsed, Settings::default());
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let s = Layers::default()
+            .flag("session_key", "c2VjcmV0LXNlc3Npb24ta2V5")
+            .flag(
+                "database.url",
+                "postgres://bevara:hemligt-pw@db.internal/bevara",
+            )
+            .resolve()
+            .unwrap();
+        let shown = format!("{s:?} {:?}", s.database);
+        assert!(!shown.contains("c2VjcmV0LXNlc3Npb24ta2V5"), "{shown}");
+        assert!(!shown.contains("hemligt-pw"), "{shown}");
+        assert!(
+            shown.contains("bevara:hidden@db.internal") && shown.contains("<hidden>"),
+            "{shown}"
+        );
     }
 
     #[test]

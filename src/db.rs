@@ -224,6 +224,12 @@ pub enum DbError {
         "capture {0} is no longer running (another process ended it); it is not marked complete"
     )]
     NotRunning(String),
+    #[error("channel {channel} is being captured: capture {capture} by {worker} is running; wait for it")]
+    CaptureRunning {
+        channel: String,
+        capture: String,
+        worker: String,
+    },
     #[error("channel {channel} already has job {job} queued or running")]
     ChannelBusy { channel: String, job: String },
     #[error("no job {0} (see `bevara jobs list`)")]

@@ -157,6 +157,7 @@ pub async fn run(
             tracing::info_span!("scheduler"),
         ))
     });
+    crate::capture::remove_stale_work(&bevara).await;
     let lease = Lease::new(state.owner.clone(), Duration::from_secs(w.lease_secs));
     tracing::info!(owner = %state.owner, backend = bevara.db().backend(), concurrency = w.concurrency, "worker started");
     let mut slot = BrowserSlot {

@@ -126,6 +126,18 @@ fn signal(child: &Child, sig: &str, group: bool) {
     assert!(ok, "kill -{sig} {target}");
 }
 
+/// Waits for a capture to be under way.
+async fn capture_running(db: &Db) {
+    wait_until(60, "a capture running", || async {
+        db.list_captures(&CaptureFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.state == CaptureState::Running)
+    })
+    .await;
+}
+
 /// `n` channels with a queued job each, on small pages.
 async fn queue_jobs(db: &Db, addr: std::net::SocketAddr, n: usize) -> Vec<String> {
     let mut jobs = Vec::new();
@@ -139,7 +151,7 @@ async fn queue_jobs(db: &Db, addr: std::net::SocketAddr, n: usize) -> Vec<String
 }
 
 /// Every job ran exactly once: done, one complete capture each, no other capture.
-async fn assert_each_ran_once(db: &Db, jobs: &[String]) {
+async fn assert_each_ran_once(db: &Db, jobs: &[String], objects: &Path) {
     let captures = db.list_captures(&CaptureFilter::default()).await.unwrap();
     for id in jobs {
         let job = db.job(id).await.unwrap();
@@ -153,6 +165,15 @@ async fn assert_each_ran_once(db: &Db, jobs: &[String]) {
         assert_eq!(mine[0].state, CaptureState::Complete);
         assert_eq!(job.snapshot_id.as_deref(), Some(mine[0].id.as_str()));
         assert_eq!(mine[0].title.as_deref(), Some("Fel sida"));
+        // The manifest says which job, trigger and reason the capture ran for.
+        let key = mine[0].manifest_key.as_deref().unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(objects.join(key)).unwrap()).unwrap();
+        let trigger = &manifest["trigger"];
+        assert_eq!(trigger["job_id"], id.as_str());
+        assert_eq!(trigger["kind"], "ad-hoc");
+        assert_eq!(trigger["reason"], job.reasons[0].as_str());
+        assert!(job.reasons[0].starts_with("test "));
     }
     assert_eq!(captures.len(), jobs.len(), "no capture outside the jobs");
 }
@@ -178,7 +199,7 @@ async fn two_workers_run_each_job_once(place: Place, n: usize) {
     signal(&b, "TERM", false);
     assert!(a.wait().await.unwrap().success());
     assert!(b.wait().await.unwrap().success());
-    assert_each_ran_once(&db, &jobs).await;
+    assert_each_ran_once(&db, &jobs, &place.data().join("objects")).await;
     let owners: std::collections::HashSet<String> = db
         .list_jobs(None, 1000)
         .await
@@ -215,11 +236,7 @@ async fn killed_worker_job_completes_elsewhere(place: Place) {
     let env = [("BEVARA_CAPTURE_MAX_DURATION_SECS", "10")];
     let logs = place.dir.path();
     let mut a = place.worker(&env, &logs.join("a.log"));
-    wait_until(60, "worker A's capture running", || async {
-        let caps = db.list_captures(&CaptureFilter::default()).await.unwrap();
-        caps.iter().any(|c| c.state == CaptureState::Running)
-    })
-    .await;
+    capture_running(&db).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let owner_a = db.job(&job).await.unwrap().lease_owner.unwrap();
     signal(&a, "KILL", true);
@@ -311,14 +328,7 @@ async fn sigterm_drains_then_cancels_at_the_deadline() {
         ("BEVARA_CAPTURE_MAX_DURATION_SECS", "120"),
     ];
     let mut w = place.worker(&env, &logs.join("w2.log"));
-    wait_until(60, "the endless capture running", || async {
-        db.list_captures(&CaptureFilter::default())
-            .await
-            .unwrap()
-            .iter()
-            .any(|c| c.state == CaptureState::Running)
-    })
-    .await;
+    capture_running(&db).await;
     let t = Instant::now();
     signal(&w, "TERM", false);
     assert!(w.wait().await.unwrap().success());
@@ -631,26 +641,24 @@ async fn a_dead_browser_is_restarted_and_the_job_retried() {
     let db = place.db().await;
     register(&db, "endless", &format!("http://{addr}/endless")).await;
     let job = db
-        .enqueue(&NewJob::new("endless", TriggerKind::AdHoc), chrono::Utc::now())
+        .enqueue(
+            &NewJob::new("endless", TriggerKind::AdHoc),
+            chrono::Utc::now(),
+        )
         .await
         .unwrap()
         .job_id;
     let env = [("BEVARA_CAPTURE_MAX_DURATION_SECS", "8")];
     let mut w = place.worker(&env, &place.dir.path().join("w.log"));
-    wait_until(60, "the capture running", || async {
-        db.list_captures(&CaptureFilter::default())
-            .await
-            .unwrap()
-            .iter()
-            .any(|c| c.state == CaptureState::Running)
-    })
-    .await;
+    capture_running(&db).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let pid = w.id().unwrap();
     let browsers = children(pid);
     assert!(!browsers.is_empty(), "the worker has started Chromium");
     for b in browsers {
-        let _ = std::process::Command::new("kill").args(["-KILL", &b.to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &b.to_string()])
+            .status();
     }
     wait_until(120, "the job done after a retry", || async {
         db.job(&job).await.unwrap().status == JobStatus::Done
@@ -661,9 +669,102 @@ async fn a_dead_browser_is_restarted_and_the_job_retried() {
     let j = db.job(&job).await.unwrap();
     assert_eq!(j.attempts, 2, "{j:?}");
     let caps = db.list_captures(&CaptureFilter::default()).await.unwrap();
-    let codes: Vec<_> = caps.iter().map(|c| (c.state, c.failure_code.clone())).collect();
+    let codes: Vec<_> = caps
+        .iter()
+        .map(|c| (c.state, c.failure_code.clone()))
+        .collect();
     assert_eq!(caps.len(), 2, "{codes:?}");
     assert_eq!(caps[0].state, CaptureState::Failed, "{codes:?}");
-    assert_eq!(caps[0].failure_code.as_deref(), Some("browser"), "{codes:?}");
+    assert_eq!(
+        caps[0].failure_code.as_deref(),
+        Some("browser"),
+        "{codes:?}"
+    );
     assert_eq!(caps[1].state, CaptureState::Complete, "{codes:?}");
+}
+
+/// Every descendant of `pid`, by walking each thread's children.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let tasks = std::fs::read_dir(format!("/proc/{p}/task"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for t in tasks {
+            let t = t.to_string_lossy().into_owned();
+            for c in std::fs::read_to_string(format!("/proc/{p}/task/{t}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                out.push(c);
+                todo.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn environ(pid: u32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default())
+        .replace('\0', "\n")
+}
+
+#[tokio::test]
+async fn no_secret_reaches_chromium_or_ffmpeg() {
+    let place = sqlite_place();
+    let addr = common::serve().await;
+    let db = place.db().await;
+    let mut c = common::channel("endless", &format!("http://{addr}/endless"));
+    c.recording = true;
+    db.add_channel(&c).await.unwrap();
+    let mut keygen = place.command(&["session", "keygen"], &[]);
+    let key = String::from_utf8(keygen.output().await.unwrap().stdout).unwrap();
+    let key = key.trim().to_string();
+    assert!(key.len() >= 32, "{key}");
+    db.enqueue(
+        &NewJob::new("endless", TriggerKind::AdHoc),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let aws = "aws-secret-for-the-test-5e1f";
+    let env = [
+        ("BEVARA_SESSION_KEY", key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", aws),
+        ("BEVARA_RECORDING_ENABLED", "1"),
+        ("BEVARA_RECORDING_TITLE_SECONDS", "0.5"),
+        ("BEVARA_CAPTURE_MAX_DURATION_SECS", "10"),
+    ];
+    let mut w = place.worker(&env, &place.dir.path().join("w.log"));
+    capture_running(&db).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pid = w.id().unwrap();
+    assert!(environ(pid).contains(&key), "the worker itself has the key");
+    let mut seen = Vec::new();
+    for d in descendants(pid) {
+        let comm = std::fs::read_to_string(format!("/proc/{d}/comm")).unwrap_or_default();
+        let env = environ(d);
+        for secret in [key.as_str(), aws, "BEVARA_", "AWS_"] {
+            assert!(
+                !env.contains(secret),
+                "{} ({d}) has {secret} in its environment",
+                comm.trim()
+            );
+        }
+        // Chromium's helper processes write their title over the memory
+        // /proc shows as the environment; only a real one counts as seen.
+        if env.lines().any(|l| l.starts_with("PATH=")) {
+            seen.push(comm.trim().to_string());
+        }
+    }
+    assert!(seen.iter().any(|c| c.contains("chrom")), "{seen:?}");
+    assert!(seen.iter().any(|c| c == "ffmpeg"), "{seen:?}");
+    signal(&w, "TERM", false);
+    assert!(w.wait().await.unwrap().success());
 }

@@ -93,6 +93,7 @@ impl CaptureError {
                 source: ScreenshotError::Browser(BrowserError::Dead),
                 ..
             } => ExitCode::Browser,
+            CaptureError::Db(DbError::CaptureRunning { .. }) => ExitCode::Busy,
             CaptureError::Store(_) | CaptureError::StoredMismatch { .. } | CaptureError::Db(_) => {
                 ExitCode::Storage
             }

@@ -129,6 +129,7 @@ async fn capture_now(
     if let Err(e) = db.reap_expired(Utc::now()).await {
         return Err(fail(db_exit(&e), e));
     }
+    bevara::capture::remove_stale_work(bevara).await;
     let mut new = NewJob::new(channel.id.as_str(), TriggerKind::Manual)
         .reason(reason)
         .requested_by(Some(os_user()));

@@ -266,6 +266,16 @@ pub async fn leases_heartbeats_and_retries(db: &Db) {
     db.insert_capture(&running_capture("01X", "a", Some(&job.id), t(1)))
         .await
         .unwrap();
+    // One running capture per channel, whoever starts the second.
+    match db
+        .insert_capture(&running_capture("01Z", "a", None, t(2)))
+        .await
+    {
+        Err(DbError::CaptureRunning {
+            capture, worker, ..
+        }) => assert_eq!((capture.as_str(), worker.as_str()), ("01X", "w1")),
+        other => panic!("a second running capture of a channel: {other:?}"),
+    }
     assert!(db.reap_expired(t(89)).await.unwrap().is_empty());
     let reaped = db.reap_expired(t(91)).await.unwrap();
     assert_eq!(reaped.len(), 1);

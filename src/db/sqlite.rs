@@ -214,7 +214,7 @@ impl Repository for SqliteRepo {
 
     /// Records a capture as running.
     async fn insert_capture(&self, c: &CaptureRecord) -> Result<(), DbError> {
-        sqlx::query(
+        let res = sqlx::query(
             "INSERT INTO captures (id, channel_id, state, trigger_kind, reason, requested_by, requested_at,
                                    started_at, url, worker, job_id)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -231,9 +231,26 @@ impl Repository for SqliteRepo {
         .bind(&c.worker)
         .bind(&c.job_id)
         .execute(&self.pool)
-        .await
-        .map_err(q("insert capture"))?;
-        Ok(())
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                let holder: Option<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT id, worker FROM captures WHERE channel_id = ? AND state = 'running'",
+                )
+                .bind(&c.channel_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(q("find running capture"))?;
+                let (capture, worker) = holder.unwrap_or_default();
+                Err(DbError::CaptureRunning {
+                    channel: c.channel_id.clone(),
+                    capture,
+                    worker: worker.unwrap_or_else(|| "another process".into()),
+                })
+            }
+            Err(e) => Err(q("insert capture")(e)),
+        }
     }
 
     /// Marks a capture complete and records its artifacts and items, in one transaction.

@@ -39,6 +39,27 @@ fn io(key: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// Creates `dir` and its missing parents, syncing each parent after a new
+/// entry appears in it, so a crash cannot lose a directory an object was
+/// renamed into.
+fn create_dirs_synced(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs_synced(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl ObjectStore for LocalStore {
     fn describe(&self) -> String {
@@ -51,17 +72,23 @@ impl ObjectStore for LocalStore {
         let key_owned = key.to_string();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let dir = dst.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir)?;
+            create_dirs_synced(dir)?;
             let tmp = dir.join(format!(
                 ".{}.partial-{}",
                 dst.file_name().and_then(|n| n.to_str()).unwrap_or("object"),
                 std::process::id()
             ));
-            std::fs::copy(&src, &tmp)?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &dst)?;
-            std::fs::File::open(dir)?.sync_all()?;
-            Ok(())
+            let written = (|| {
+                std::fs::copy(&src, &tmp)?;
+                std::fs::File::open(&tmp)?.sync_all()?;
+                std::fs::rename(&tmp, &dst)?;
+                std::fs::File::open(dir)?.sync_all()
+            })();
+            if written.is_err() {
+                // A full disk or a failed rename leaves no partial file behind.
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written
         })
         .await
         .map_err(|e| StoreError::Io {
@@ -133,5 +160,31 @@ mod tests {
             store.put_file("../escape", &src, "x").await,
             Err(StoreError::InvalidKey(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("objects")).unwrap();
+        let src = dir.path().join("src.txt");
+        std::fs::write(&src, b"hej").unwrap();
+        // The object's name is taken by a directory: the rename fails after
+        // the partial file was written.
+        let blocked = dir.path().join("objects/c/2026/01/02/id/page.pdf");
+        std::fs::create_dir_all(blocked.join("inside")).unwrap();
+        assert!(store
+            .put_file("c/2026/01/02/id/page.pdf", &src, "application/pdf")
+            .await
+            .is_err());
+        let left: Vec<_> = std::fs::read_dir(blocked.parent().unwrap())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            left,
+            vec!["page.pdf".to_string()],
+            "only the blocking directory"
+        );
     }
 }

@@ -150,14 +150,15 @@ impl Encoder {
         shared: Arc<Shared>,
     ) -> Result<Encoder, RecordingError> {
         let path = opts.ffmpeg.display().to_string();
-        let mut child = tokio::process::Command::new(&opts.ffmpeg)
-            .args(command_line(opts, output))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| spawn_error(&path, e))?;
+        let mut child =
+            crate::browser::childenv::clean(&mut tokio::process::Command::new(&opts.ffmpeg))
+                .args(command_line(opts, output))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| spawn_error(&path, e))?;
         tracing::debug!(pid = ?child.id(), args = ?command_line(opts, output), "ffmpeg started");
         let pid = child.id();
         let stdin = child.stdin.take();
@@ -357,7 +358,7 @@ fn run_bounded(
     bound: Duration,
 ) -> Result<(bool, String, String), RecordingError> {
     let path = program.display().to_string();
-    let mut child = std::process::Command::new(program)
+    let mut child = crate::browser::childenv::clean_std(&mut std::process::Command::new(program))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -480,7 +481,7 @@ pub async fn probe(
     bound: Duration,
 ) -> Result<ProbeInfo, RecordingError> {
     let path = ffprobe.display().to_string();
-    let child = tokio::process::Command::new(ffprobe)
+    let child = crate::browser::childenv::clean(&mut tokio::process::Command::new(ffprobe))
         .args(["-v", "error", "-count_packets", "-select_streams", "v:0"])
         .args(["-show_streams", "-show_format", "-of", "json"])
         .arg(file)
