@@ -8,6 +8,7 @@
 //! JavaScript dialogs are dismissed so they cannot block the page.
 
 pub mod childenv;
+pub mod guard;
 
 use crate::config::BrowserSettings;
 use chromiumoxide::browser::{Browser as CdpBrowser, BrowserConfig};
@@ -211,11 +212,25 @@ impl Browser {
 
     /// Opens a fresh, isolated browser context with one blank page set up for capture.
     pub async fn new_context(&self) -> Result<BrowserContext, BrowserError> {
+        self.new_context_via(None).await
+    }
+
+    /// A fresh context whose every request goes through `proxy` (the
+    /// egress guard), loopback included.
+    pub async fn new_context_via(
+        &self,
+        proxy: Option<&str>,
+    ) -> Result<BrowserContext, BrowserError> {
+        let mut params = CreateBrowserContextParams::default();
+        if let Some(p) = proxy {
+            params.proxy_server = Some(p.to_string());
+            // Chromium sends loopback addresses around a proxy unless told not to.
+            params.proxy_bypass_list = Some("<-loopback>".into());
+        }
         let context_id = self
             .cdp(
                 "Target.createBrowserContext",
-                self.inner
-                    .create_browser_context(CreateBrowserContextParams::default()),
+                self.inner.create_browser_context(params),
             )
             .await?;
         let mut params = CreateTargetParams::new("about:blank");
@@ -262,6 +277,17 @@ impl Browser {
         downloads.browser_context_id = Some(ctx.context_id.clone());
         self.cdp("Browser.setDownloadBehavior", self.inner.execute(downloads))
             .await?;
+        // A popup would take the page's place in the foreground and stall
+        // its rendering (screenshots time out); the archived page stays.
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            page.execute(
+                chromiumoxide::cdp::browser_protocol::page::AddScriptToEvaluateOnNewDocumentParams::new(
+                    "window.open = function () { return null; };",
+                ),
+            ),
+        )
+        .await?;
         // alert(), confirm() and beforeunload prompts would freeze the page.
         let mut events = self
             .cdp(

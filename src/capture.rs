@@ -18,6 +18,7 @@ pub mod screenshot;
 mod step;
 
 use crate::behaviour::{run_pass, Pacing, PassBudget, PassReport, Progress};
+use crate::browser::guard::{system_resolver, Guard};
 use crate::browser::{eval, Browser, BrowserContext, BrowserError};
 use crate::db::{CaptureRecord, CaptureState};
 use crate::exit::ExitCode;
@@ -253,22 +254,38 @@ async fn run(
         }
     };
     let url = target::parse(&channel.url).map_err(|e| (e.into(), None))?;
-    target::check(&url, settings.allow_private_addresses)
+    let policy = settings.egress_policy();
+    target::check_with(&url, &policy)
         .await
         .map_err(|e| (e.into(), None))?;
     // A stored login session is decrypted first, so a wrong key fails fast.
     let session = load_session(settings, channel).map_err(|e| (e, None))?;
     phase("opening browser context");
     let url_s = url.to_string();
-    let ctx = browser.new_context().await.map_err(|source| {
-        (
-            CaptureError::Browser {
-                url: url_s.clone(),
-                source,
-            },
-            None,
-        )
-    })?;
+    // Every request of the context goes through the egress guard.
+    let guard = Guard::start(policy, system_resolver())
+        .await
+        .map_err(|source| {
+            (
+                CaptureError::Work {
+                    path: "egress guard (127.0.0.1)".into(),
+                    source,
+                },
+                None,
+            )
+        })?;
+    let ctx = browser
+        .new_context_via(Some(&guard.proxy_server()))
+        .await
+        .map_err(|source| {
+            (
+                CaptureError::Browser {
+                    url: url_s.clone(),
+                    source,
+                },
+                None,
+            )
+        })?;
     let result = run_in_context(
         bevara,
         browser,
@@ -282,6 +299,7 @@ async fn run(
         &url,
         session.as_ref(),
         progress,
+        &guard,
     )
     .await;
     browser.dispose(ctx).await;
@@ -302,6 +320,7 @@ async fn run_in_context(
     url: &url::Url,
     session: Option<&crate::session::StoredSession>,
     progress: Option<&watch::Sender<Progress>>,
+    guard: &Guard,
 ) -> RunResult {
     let settings = bevara.settings();
     let page = &ctx.page;
@@ -380,7 +399,20 @@ async fn run_in_context(
 
     // 1. Load, bounded.
     phase("loading");
-    let loaded = load::load(ctx, url, settings, &mut warnings).await?;
+    let loaded = load::load(ctx, url, settings, &mut warnings)
+        .await
+        .map_err(|(e, at)| match guard.blocked().into_iter().next() {
+            // The document (or a redirect hop) went where the guard refused.
+            Some(b) => (
+                CaptureError::Refused {
+                    url: url_s.clone(),
+                    hop: b.target,
+                    reason: b.reason,
+                },
+                at,
+            ),
+            None => (e, at),
+        })?;
     let call = Duration::from_secs(10);
 
     // 2. Scroll and expand.
@@ -588,6 +620,17 @@ async fn run_in_context(
     .await;
     let counts = items_doc.counts.clone();
 
+    let blocked = guard.blocked();
+    if !blocked.is_empty() {
+        let mut targets: Vec<&str> = blocked.iter().map(|b| b.target.as_str()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        warnings.push(format!(
+            "the egress guard refused {} request(s) of the page to non-public addresses: {}",
+            blocked.len(),
+            targets.join(", ")
+        ));
+    }
     let finished_at = Utc::now();
 
     // 4. Manifest, store, verify, record.

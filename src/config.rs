@@ -44,6 +44,7 @@ pub struct Settings {
     /// Where schedule files (`*.toml`) are read from.
     pub schedules_dir: PathBuf,
     pub database: DatabaseSettings,
+    pub network: NetworkSettings,
     pub browser: BrowserSettings,
     pub capture: CaptureSettings,
     pub recording: RecordingSettings,
@@ -71,6 +72,15 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_redacted_toml())
     }
+}
+
+/// Where a capture's browser may connect, beyond public addresses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// CIDRs or host names allowed although not public (an authority's
+    /// intranet), e.g. `["10.20.0.0/16", "intranet.sala.se"]`.
+    pub allow: Vec<String>,
 }
 
 /// The worker: how many captures at a time, leases, retries, draining, its HTTP port.
@@ -234,6 +244,7 @@ impl Default for Settings {
             session_key_file: String::new(),
             schedules_dir: PathBuf::from("./schedules"),
             database: DatabaseSettings::default(),
+            network: NetworkSettings::default(),
             browser: BrowserSettings::default(),
             capture: CaptureSettings::default(),
             recording: RecordingSettings::default(),
@@ -284,6 +295,12 @@ impl Settings {
             "sqlite://{}?mode=rwc",
             self.data_dir.join("bevara.sqlite").display()
         )
+    }
+
+    /// The egress guard's policy for captures.
+    pub fn egress_policy(&self) -> crate::browser::guard::Policy {
+        crate::browser::guard::Policy::new(self.allow_private_addresses, &self.network.allow)
+            .unwrap_or_default()
     }
 
     /// The local object store's root.
@@ -499,6 +516,8 @@ impl Settings {
                 self.log.format
             )));
         }
+        crate::browser::guard::Policy::new(false, &self.network.allow)
+            .map_err(ConfigError::Invalid)?;
         if !self.database.url.is_empty()
             && !crate::db::is_postgres_url(&self.database.url)
             && !self.database.url.starts_with("sqlite:")

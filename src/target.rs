@@ -2,7 +2,7 @@
 //! http(s), well formed, and (unless allowed) resolve only to public addresses,
 //! so a register entry cannot turn the worker against internal services.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use url::Url;
 
 /// Why a target was refused or could not be reached.
@@ -54,6 +54,19 @@ pub fn parse(raw: &str) -> Result<Url, TargetError> {
 /// Resolves the URL's host and refuses it if any address is not public,
 /// unless `allow_private` is set.
 pub async fn check(url: &Url, allow_private: bool) -> Result<(), TargetError> {
+    check_with(
+        url,
+        &crate::browser::guard::Policy::new(allow_private, &[]).unwrap_or_default(),
+    )
+    .await
+}
+
+/// Resolves the URL's host and refuses it if the egress policy refuses any
+/// of its addresses.
+pub async fn check_with(
+    url: &Url,
+    policy: &crate::browser::guard::Policy,
+) -> Result<(), TargetError> {
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(443);
     let addrs: Vec<IpAddr> = match url.host() {
@@ -77,11 +90,8 @@ pub async fn check(url: &Url, allow_private: bool) -> Result<(), TargetError> {
             }
         }
     };
-    if allow_private {
-        return Ok(());
-    }
     for addr in addrs {
-        if let Some(kind) = non_public(addr) {
+        if let Some(kind) = policy.refuses(&host, addr) {
             return Err(TargetError::Private {
                 url: url.to_string(),
                 host,
@@ -101,19 +111,35 @@ pub fn non_public(addr: IpAddr) -> Option<&'static str> {
             if let Some(v4) = a.to_ipv4_mapped() {
                 return non_public_v4(v4);
             }
-            let seg0 = a.segments()[0];
+            let seg = a.segments();
+            let bits = u128::from(a);
+            let v4_at = |shift: u32| Ipv4Addr::from((bits >> shift) as u32);
             if a.is_loopback() {
                 Some("loopback")
             } else if a.is_unspecified() {
                 Some("unspecified")
             } else if a.is_multicast() {
                 Some("multicast")
-            } else if seg0 & 0xfe00 == 0xfc00 {
+            } else if seg[0] & 0xfe00 == 0xfc00 {
                 Some("unique-local (private)")
-            } else if seg0 & 0xffc0 == 0xfe80 {
+            } else if seg[0] & 0xffc0 == 0xfe80 {
                 Some("link-local")
-            } else if a == Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0)
-                || seg0 == 0x2001 && a.segments()[1] == 0x0db8
+            } else if seg[0] & 0xffc0 == 0xfec0 {
+                Some("site-local")
+            } else if bits >> 32 == 0 {
+                // IPv4-compatible ::a.b.c.d: whatever it embeds.
+                non_public_v4(v4_at(0)).or(Some("reserved"))
+            } else if bits >> 32 == 0x0064_ff9b_0000_0000_0000_0000 {
+                // NAT64 reaches the IPv4 address it embeds.
+                non_public_v4(v4_at(0))
+            } else if seg[0] == 0x2002 {
+                // 6to4 tunnels to the IPv4 address in bits 16–48.
+                non_public_v4(v4_at(80))
+            } else if seg[0] == 0x2001 && seg[1] == 0 {
+                // Teredo: the server (bits 32–64) and the client (last 32, inverted).
+                non_public_v4(v4_at(64)).or(non_public_v4(Ipv4Addr::from(!(bits as u32))))
+            } else if seg[0] == 0x2001 && seg[1] == 0x0db8
+                || seg[0] == 0x0100 && bits >> 64 == 0x0100_0000_0000_0000
             {
                 Some("reserved")
             } else {
@@ -133,6 +159,8 @@ fn non_public_v4(a: Ipv4Addr) -> Option<&'static str> {
         Some("link-local")
     } else if a.is_unspecified() || o[0] == 0 {
         Some("unspecified")
+    } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
+        Some("reserved (IETF protocol assignments)")
     } else if o[0] == 100 && (64..128).contains(&o[1]) {
         Some("shared (carrier-grade NAT)")
     } else if a.is_multicast()
@@ -185,6 +213,21 @@ mod tests {
             ("fd00::1", true),
             ("fe80::1", true),
             ("::ffff:127.0.0.1", true),
+            ("::127.0.0.1", true),
+            ("::8.8.8.8", true),
+            ("64:ff9b::7f00:1", true),
+            ("64:ff9b::808:808", false),
+            ("2002:0a00:0001::1", true),
+            ("2002:0808:0808::1", false),
+            ("2001:0:0808:0808::f5ff:fffe", true),
+            ("2001:0:0808:0808::f7f7:f7f7", false),
+            ("fec0::1", true),
+            ("100::1", true),
+            ("192.0.0.8", true),
+            ("198.18.0.1", true),
+            ("100.127.255.254", true),
+            ("255.255.255.255", true),
+            ("224.0.0.1", true),
             ("8.8.8.8", false),
             ("2a00:1450:4001::1", false),
         ] {

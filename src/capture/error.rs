@@ -15,6 +15,12 @@ use std::path::PathBuf;
 pub enum CaptureError {
     #[error(transparent)]
     Target(#[from] TargetError),
+    #[error("{url} was refused: the browser was sent to {hop}, and {reason}; nothing was archived (allow it with network.allow if it is the authority's own)")]
+    Refused {
+        url: String,
+        hop: String,
+        reason: String,
+    },
     #[error("{url} is unreachable: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{url} did not load within {secs} s ({detail}); the page may hang or the server be overloaded; try again later or raise capture.page_load_timeout_secs")]
@@ -80,7 +86,7 @@ impl CaptureError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             CaptureError::Target(TargetError::Unresolvable { .. }) => ExitCode::Unreachable,
-            CaptureError::Target(_) => ExitCode::InvalidTarget,
+            CaptureError::Target(_) | CaptureError::Refused { .. } => ExitCode::InvalidTarget,
             CaptureError::Unreachable { .. } => ExitCode::Unreachable,
             CaptureError::Timeout { .. } => ExitCode::Timeout,
             CaptureError::HttpStatus { .. } => ExitCode::HttpStatus,

@@ -84,6 +84,7 @@ impl CaptureError {
         match self {
             CaptureError::Target(crate::target::TargetError::Unresolvable { .. }) => true,
             CaptureError::Target(_)
+            | CaptureError::Refused { .. }
             | CaptureError::LoginRequired { .. }
             | CaptureError::Session { .. } => false,
             CaptureError::Db(DbError::NoChannel(_)) => false,
