@@ -1,6 +1,7 @@
 //! Benchmarks printed by `bevara bench`: wall time per phase and peak memory
 //! for full-page screenshots of tall generated pages.
 
+pub mod guard;
 pub mod queue;
 
 /// A page `height` px tall with a coloured marker band every 1,000 px and a

@@ -274,8 +274,9 @@ async fn run(
                 None,
             )
         })?;
+    let proxy = (!crate::bench::guard::unguarded()).then(|| guard.proxy_server());
     let ctx = browser
-        .new_context_via(Some(&guard.proxy_server()))
+        .new_context_via(proxy.as_deref())
         .await
         .map_err(|source| {
             (

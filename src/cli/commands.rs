@@ -65,6 +65,12 @@ pub enum BenchCmd {
     Recording,
     /// An Instagram-like grid with every post's dialog opened: time per post, peak memory.
     Posts,
+    /// The egress guard: added latency per request, a capture without and with it.
+    Guard {
+        /// Requests timed each way.
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+    },
     /// The job queue: one schedule fire for many channels, concurrent claims, overhead per job.
     Queue {
         /// Channels registered and fired.
@@ -474,6 +480,13 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
         BenchCmd::Recording => match bevara::bench::recording(settings).await {
             Ok(rows) => {
                 print!("{}", bevara::bench::format_recording(&rows));
+                ExitCode::Ok
+            }
+            Err(e) => fail(ExitCode::Failure, e),
+        },
+        BenchCmd::Guard { requests } => match bevara::bench::guard::run(settings, requests).await {
+            Ok(b) => {
+                print!("{}", bevara::bench::guard::format(&b));
                 ExitCode::Ok
             }
             Err(e) => fail(ExitCode::Failure, e),
