@@ -403,16 +403,26 @@ async fn run_in_context(
     let loaded = load::load(ctx, url, settings, &mut warnings)
         .await
         .map_err(|(e, at)| match guard.blocked().into_iter().next() {
-            // The document (or a redirect hop) went where the guard refused.
-            Some(b) => (
-                CaptureError::Refused {
-                    url: url_s.clone(),
-                    hop: b.target,
-                    reason: b.reason,
-                },
-                at,
-            ),
-            None => (e, at),
+            // The document (or a redirect hop) went where the guard refused:
+            // the guard's 403, or the tunnel it would not open.
+            Some(b)
+                if matches!(
+                    e,
+                    CaptureError::HttpStatus { status: 403, .. }
+                        | CaptureError::Unreachable { .. }
+                        | CaptureError::Navigation { .. }
+                ) =>
+            {
+                (
+                    CaptureError::Refused {
+                        url: url_s.clone(),
+                        hop: b.target,
+                        reason: b.reason,
+                    },
+                    at,
+                )
+            }
+            _ => (e, at),
         })?;
     let call = Duration::from_secs(10);
 

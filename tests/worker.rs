@@ -126,6 +126,13 @@ fn signal(child: &Child, sig: &str, group: bool) {
     assert!(ok, "kill -{sig} {target}");
 }
 
+/// The channel `endless` (a feed that never ends) with a queued job: its id.
+async fn endless_job(db: &Db, addr: std::net::SocketAddr) -> String {
+    register(db, "endless", &format!("http://{addr}/endless")).await;
+    let job = NewJob::new("endless", TriggerKind::AdHoc);
+    db.enqueue(&job, chrono::Utc::now()).await.unwrap().job_id
+}
+
 /// Waits for a capture to be under way.
 async fn capture_running(db: &Db) {
     wait_until(60, "a capture running", || async {
@@ -224,15 +231,7 @@ async fn two_workers_on_postgres_run_each_of_30_jobs_once() {
 async fn killed_worker_job_completes_elsewhere(place: Place) {
     let addr = common::serve().await;
     let db = place.db().await;
-    register(&db, "endless", &format!("http://{addr}/endless")).await;
-    let job = db
-        .enqueue(
-            &NewJob::new("endless", TriggerKind::AdHoc),
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap()
-        .job_id;
+    let job = endless_job(&db, addr).await;
     let env = [("BEVARA_CAPTURE_MAX_DURATION_SECS", "10")];
     let logs = place.dir.path();
     let mut a = place.worker(&env, &logs.join("a.log"));
@@ -639,15 +638,7 @@ async fn a_dead_browser_is_restarted_and_the_job_retried() {
     let place = sqlite_place();
     let addr = common::serve().await;
     let db = place.db().await;
-    register(&db, "endless", &format!("http://{addr}/endless")).await;
-    let job = db
-        .enqueue(
-            &NewJob::new("endless", TriggerKind::AdHoc),
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap()
-        .job_id;
+    let job = endless_job(&db, addr).await;
     let env = [("BEVARA_CAPTURE_MAX_DURATION_SECS", "8")];
     let mut w = place.worker(&env, &place.dir.path().join("w.log"));
     capture_running(&db).await;

@@ -259,10 +259,11 @@ impl Shared {
     }
 }
 
-async fn handle(
-    shared: Arc<Shared>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, hyper::Error> {
+/// Closing the connection without an answer: what the browser would have
+/// seen connecting straight to a host that is down.
+type Unanswered = Box<dyn std::error::Error + Send + Sync>;
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Unanswered> {
     if req.method() == Method::CONNECT {
         return Ok(tunnel(shared, req).await);
     }
@@ -278,7 +279,10 @@ async fn handle(
     let port = uri.port_u16().unwrap_or(80);
     let stream = match shared.connect(host, port).await {
         Ok(s) => s,
-        Err((status, msg)) => return Ok(text(status, msg)),
+        Err((StatusCode::FORBIDDEN, msg)) => return Ok(text(StatusCode::FORBIDDEN, msg)),
+        // Unreachable: no answer at all, so the page sees a network error,
+        // not a 502 it would archive as the server's.
+        Err((_, msg)) => return Err(msg.into()),
     };
     let (mut sender, conn) = match hyper::client::conn::http1::Builder::new()
         .preserve_header_case(true)
