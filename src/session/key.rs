@@ -16,6 +16,13 @@ pub const KEY_FILE_ENV: &str = "BEVARA_SESSION_KEY_FILE";
 #[derive(Clone)]
 pub struct SessionKey([u8; 32]);
 
+impl Drop for SessionKey {
+    fn drop(&mut self) {
+        // The key does not outlive its use in freed memory.
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl std::fmt::Debug for SessionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SessionKey(<hidden>)")
