@@ -27,7 +27,7 @@ use crate::target;
 use crate::Bevara;
 use chrono::{DateTime, Datelike, Utc};
 pub use error::CaptureError;
-pub use job::{run_job, Cancel, CaptureJob, Failure, Outcome};
+pub use job::{cancelled, run_job, Cancel, CaptureJob, Failure, Outcome};
 use load::{load_session, login_wall, Loaded, LOADED_JS, PAGE_HEIGHT_JS, PAGE_TEXT_JS};
 use manifest::{
     Manifest, ManifestBrowser, ManifestChannel, ManifestTrigger, Viewport, MANIFEST_SCHEMA,

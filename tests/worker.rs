@@ -624,15 +624,6 @@ async fn schedules_debates_and_closing_from_the_command_line() {
     assert_eq!(jobs[0].priority, bevara::queue::Priority::HIGH);
 }
 
-/// The pids of `pid`'s direct children.
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_dead_browser_is_restarted_and_the_job_retried() {
     let place = sqlite_place();
@@ -644,7 +635,8 @@ async fn a_dead_browser_is_restarted_and_the_job_retried() {
     capture_running(&db).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let pid = w.id().unwrap();
-    let browsers = children(pid);
+    // Every process the worker started, whichever thread started it.
+    let browsers = descendants(pid);
     assert!(!browsers.is_empty(), "the worker has started Chromium");
     for b in browsers {
         let _ = std::process::Command::new("kill")

@@ -165,7 +165,7 @@ pub async fn run_job(
 
 /// Resolves with the reason once `cancel` holds one (never, if its sender is gone
 /// without one).
-async fn cancelled(cancel: &mut Cancel) -> String {
+pub async fn cancelled(cancel: &mut Cancel) -> String {
     loop {
         if let Some(r) = cancel.borrow_and_update().clone() {
             return r;

@@ -122,6 +122,17 @@ pub(super) fn signals() -> Result<watch::Receiver<Option<String>>, ExitCode> {
     Ok(rx)
 }
 
+/// A shutdown flag for the worker that turns true once `signals` gives a reason.
+pub(super) fn shutdown_on(mut signals: watch::Receiver<Option<String>>) -> watch::Receiver<bool> {
+    let (tx, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        let why = bevara::capture::cancelled(&mut signals).await;
+        tracing::info!(%why, "shutdown requested: draining");
+        let _ = tx.send(true);
+    });
+    shutdown
+}
+
 /// Queues a manual capture of `channel` (or takes over its queued job) and
 /// runs it here, now, under a lease: the same path a worker takes.
 async fn capture_now(
@@ -419,16 +430,7 @@ async fn demo_through_queue(bevara: &Bevara, channel: &Channel) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let (tx, shutdown) = watch::channel(false);
-    let mut cancel_wait = cancel.clone();
-    tokio::spawn(async move {
-        while cancel_wait.borrow_and_update().is_none() {
-            if cancel_wait.changed().await.is_err() {
-                return;
-            }
-        }
-        let _ = tx.send(true);
-    });
+    let shutdown = shutdown_on(cancel);
     let stop = bevara::worker::StopWhen::JobEnded(enq.job_id.clone());
     if let Err(e) = bevara::worker::run(worker_bevara, shutdown, stop).await {
         return fail(ExitCode::Failure, e);

@@ -432,17 +432,7 @@ pub async fn worker(bevara: bevara::Bevara) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let (tx, shutdown) = tokio::sync::watch::channel(false);
-    let mut sig = signals.clone();
-    tokio::spawn(async move {
-        while sig.borrow_and_update().is_none() {
-            if sig.changed().await.is_err() {
-                return;
-            }
-        }
-        tracing::info!("shutdown requested: draining");
-        let _ = tx.send(true);
-    });
+    let shutdown = super::commands::shutdown_on(signals);
     match bevara::worker::run(bevara, shutdown, bevara::worker::StopWhen::Shutdown).await {
         Ok(_) => ExitCode::Ok,
         Err(e) => fail(ExitCode::Failure, e),

@@ -58,15 +58,7 @@ pub async fn run_claimed(
         let (stop_tx, stop_rx) = watch::channel(None::<String>);
         let heartbeat = heartbeat(bevara, job, lease, stop_tx.clone());
         let forward = async {
-            loop {
-                if let Some(r) = cancel.borrow_and_update().clone() {
-                    let _ = stop_tx.send(Some(r));
-                    break;
-                }
-                if cancel.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
+            let _ = stop_tx.send(Some(crate::capture::cancelled(&mut cancel).await));
         };
         let request = CaptureJob::from_job(job);
         let capture = run_job(bevara, browser, &request, stop_rx, progress);
