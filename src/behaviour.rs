@@ -14,7 +14,9 @@ mod pass;
 pub mod profile;
 
 pub use each::{Opened, PostOpener};
-pub use pass::{run_pass, Pacing, PassBudget, PassError, PassReport, PostReport, Progress};
+pub use pass::{
+    run_pass, run_pass_into, Pacing, PassBudget, PassError, PassReport, PostReport, Progress,
+};
 pub use profile::{OpenEach, Profile, ProfileError, Profiles};
 
 use serde::{Deserialize, Serialize};

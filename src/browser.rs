@@ -9,6 +9,7 @@
 
 pub mod childenv;
 pub mod guard;
+pub mod navgate;
 
 use crate::config::BrowserSettings;
 use chromiumoxide::browser::{Browser as CdpBrowser, BrowserConfig};
@@ -61,6 +62,8 @@ pub enum BrowserError {
     Launch { path: String, reason: String },
     #[error("Chromium is gone (crashed or killed); the capture can be retried")]
     Dead,
+    #[error("the page's document was replaced while Bevara worked in it ({0})")]
+    DocumentChanged(String),
     #[error("DevTools command {what} failed: {source}")]
     Cdp {
         what: &'static str,
@@ -361,6 +364,13 @@ pub fn cdp_error(what: &'static str, source: chromiumoxide::error::CdpError) -> 
     }
 }
 
+/// DevTools' words for a document replaced while a call ran in it.
+fn document_gone(message: &str) -> bool {
+    message.contains("Cannot find context with specified id")
+        || message.contains("Execution context was destroyed")
+        || message.contains("Inspected target navigated or closed")
+}
+
 /// Evaluates `expression` in the page (awaiting a returned promise) and
 /// deserializes its JSON value, within `bound`.
 pub async fn eval<T: serde::de::DeserializeOwned>(
@@ -378,19 +388,32 @@ pub async fn eval<T: serde::de::DeserializeOwned>(
             what: "Runtime.evaluate",
             source: chromiumoxide::error::CdpError::ChromeMessage(e),
         })?;
-    let result = tokio::time::timeout(bound, page.evaluate_expression(params))
+    // Sent without an execution context id, so it runs in the main frame's
+    // current document: an id remembered from a document that has since been
+    // replaced would fail with "Cannot find context with specified id".
+    let result = tokio::time::timeout(bound, page.execute(params))
         .await
         .map_err(|_| BrowserError::Timeout {
             what: "Runtime.evaluate",
             secs: bound.as_secs(),
         })?
-        .map_err(|source| cdp_error("Runtime.evaluate", source))?;
+        .map_err(|source| {
+            let message = source.to_string();
+            if document_gone(&message) {
+                BrowserError::DocumentChanged(message)
+            } else {
+                cdp_error("Runtime.evaluate", source)
+            }
+        })?
+        .result;
+    if let Some(ex) = result.exception_details {
+        return Err(BrowserError::Cdp {
+            what: "Runtime.evaluate",
+            source: chromiumoxide::error::CdpError::JavascriptException(Box::new(ex)),
+        });
+    }
     // `null` and `undefined` come back without a value.
-    let value = result
-        .object()
-        .value
-        .clone()
-        .unwrap_or(serde_json::Value::Null);
+    let value = result.result.value.unwrap_or(serde_json::Value::Null);
     serde_json::from_value(value).map_err(|e| BrowserError::Cdp {
         what: "Runtime.evaluate (result)",
         source: chromiumoxide::error::CdpError::Serde(e),

@@ -5,6 +5,7 @@
 //! checksum; any failure marks it failed with a code and a reason.
 
 mod artifacts;
+mod deadline;
 mod error;
 mod finish;
 mod job;
@@ -17,8 +18,9 @@ pub mod recording;
 pub mod screenshot;
 mod step;
 
-use crate::behaviour::{run_pass, Pacing, PassBudget, PassReport, Progress};
+use crate::behaviour::{Pacing, PassBudget, PassReport, Progress};
 use crate::browser::guard::{system_resolver, Guard};
+use crate::browser::navgate::NavGate;
 use crate::browser::{eval, Browser, BrowserContext, BrowserError};
 use crate::db::{CaptureRecord, CaptureState};
 use crate::exit::ExitCode;
@@ -26,6 +28,7 @@ use crate::registry::Channel;
 use crate::target;
 use crate::Bevara;
 use chrono::{DateTime, Datelike, Utc};
+use deadline::Deadline;
 pub use error::CaptureError;
 pub use job::{cancelled, run_job, Cancel, CaptureJob, Failure, Outcome};
 use load::{load_session, login_wall, Loaded, LOADED_JS, PAGE_HEIGHT_JS, PAGE_TEXT_JS};
@@ -248,6 +251,11 @@ async fn run(
     progress: Option<&watch::Sender<Progress>>,
 ) -> RunResult {
     let settings = bevara.settings();
+    let c = &settings.capture;
+    let deadline = Deadline::new(
+        Duration::from_secs(c.max_duration_secs),
+        Duration::from_secs(c.artifact_reserve_secs),
+    );
     let phase = |p: &'static str| {
         if let Some(tx) = progress {
             tx.send_modify(|s| s.phase = p);
@@ -301,6 +309,7 @@ async fn run(
         session.as_ref(),
         progress,
         &guard,
+        &deadline,
     )
     .await;
     browser.dispose(ctx).await;
@@ -322,6 +331,7 @@ async fn run_in_context(
     session: Option<&crate::session::StoredSession>,
     progress: Option<&watch::Sender<Progress>>,
     guard: &Guard,
+    deadline: &Deadline,
 ) -> RunResult {
     let settings = bevara.settings();
     let page = &ctx.page;
@@ -398,9 +408,12 @@ async fn run_in_context(
         });
     }
 
+    // Only Bevara navigates the page from here on.
+    let gate = NavGate::install(page).await.map_err(browser_err)?;
+
     // 1. Load, bounded.
     phase("loading");
-    let loaded = load::load(ctx, url, settings, &mut warnings)
+    let loaded = load::load(page, &gate, url, settings, deadline, &mut warnings)
         .await
         .map_err(|(e, at)| match guard.blocked().into_iter().next() {
             // The document (or a redirect hop) went where the guard refused:
@@ -431,7 +444,7 @@ async fn run_in_context(
     let profile = bevara.profiles().for_channel(channel);
     let c = &settings.capture;
     let budget = PassBudget {
-        max_duration: Duration::from_secs(c.max_duration_secs),
+        max_duration: deadline.pass_left(),
         max_height: c.max_page_height,
         max_clicks: c.max_expander_clicks,
         max_scroll_steps: c.max_scroll_steps,
@@ -465,24 +478,32 @@ async fn run_in_context(
         step: Duration::from_millis(settings.recording.step_ms),
         dwell: Duration::from_millis(settings.recording.dwell_ms),
     });
-    let pass_started = std::time::Instant::now();
-    let pass_result = run_pass(page, profile, &budget, pacing.as_ref(), progress).await;
+    let main_step = step::Step {
+        page,
+        profile,
+        settings,
+        work,
+        budget: &budget,
+        deadline,
+        gate: &gate,
+        pacing: pacing.as_ref(),
+        progress,
+        start_url: &loaded.href,
+    };
+    let pass_result = main_step
+        .pass_here(&loaded.href, &budget, pacing.as_ref())
+        .await;
     // Items the page itself held, before any post was opened: what tells a
     // virtualized feed from one that keeps its items.
     let page_items = pass_result.as_ref().map(|p| p.collected.len()).unwrap_or(0);
     let mut produced = Vec::new();
     let pass_result = match pass_result {
-        Err(source) => Err((
-            CaptureError::Pass {
-                url: url_s.clone(),
-                source,
-            },
-            Some(loaded.href.clone()),
-        )),
+        Err(e) => Err(e),
         Ok(mut pass) => {
             // A login wall is not the channel: say so instead of archiving
             // it, before any post is opened behind it.
-            match login_wall(page, profile).await {
+            let redirected = load::redirected(&url_s, &loaded.href);
+            match login_wall(page, profile, redirected).await {
                 Err(e) => Err(browser_err(e)),
                 Ok(Some(what)) => Err((
                     CaptureError::LoginRequired {
@@ -498,15 +519,8 @@ async fn run_in_context(
                     let after: Result<Loaded, _> = eval(page, LOADED_JS, call).await;
                     let start_url = after.map(|a| a.href).unwrap_or_else(|_| url_s.clone());
                     step::Step {
-                        page,
-                        profile,
-                        settings,
-                        work,
-                        budget: &budget,
-                        started: pass_started,
-                        pacing: pacing.as_ref(),
-                        progress,
                         start_url: &start_url,
+                        ..main_step
                     }
                     .open_posts(&mut pass, &mut produced)
                     .await
@@ -536,7 +550,7 @@ async fn run_in_context(
     }
     let mut pass: PassReport = pass_result?;
     warnings.extend(pass.warnings.iter().cloned());
-    let truncated = pass.stopped_by.is_some();
+    let mut truncated = pass.stopped_by.is_some();
     let after: Loaded = eval(page, LOADED_JS, call).await.map_err(browser_err)?;
     let tz: chrono_tz::Tz = settings
         .browser
@@ -588,28 +602,42 @@ async fn run_in_context(
     });
 
     let step = step::Step {
-        page,
-        profile,
-        settings,
-        work,
-        budget: &budget,
-        started: std::time::Instant::now(),
         pacing: None,
-        progress,
         start_url: &after.href,
+        ..main_step
     };
     let stats = step
         .page_artifacts(&url_s, page_items, &mut warnings, &mut produced)
         .await?;
     // Further pages of the same content (comment pages of a blog post).
-    step.further_pages(
-        url,
-        &mut collected,
-        &mut produced,
-        &mut pages,
-        &mut warnings,
-    )
-    .await?;
+    if let Some(why) = step
+        .further_pages(
+            url,
+            &mut collected,
+            &mut produced,
+            &mut pages,
+            &mut warnings,
+        )
+        .await?
+    {
+        truncated = true;
+        pass.stopped_by.get_or_insert(why);
+    }
+    // Navigations the page started by itself (a submitted form, a script)
+    // were stopped; say where they would have gone.
+    let cancelled = gate.cancelled();
+    if !cancelled.is_empty() {
+        let mut to: Vec<String> = cancelled
+            .iter()
+            .map(|c| format!("{} {}", c.method, c.url))
+            .collect();
+        to.dedup();
+        warnings.push(format!(
+            "{} navigation(s) the page started by itself were stopped so the archived page stayed: {}",
+            cancelled.len(),
+            to.join(", ")
+        ));
+    }
     let items_doc = finish::items_document(
         collected.finish(requested_at, tz),
         snapshot_id,

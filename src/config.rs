@@ -216,8 +216,12 @@ pub struct BrowserSettings {
 pub struct CaptureSettings {
     /// Seconds the first response and the DOM may take; past it the capture fails.
     pub page_load_timeout_secs: u64,
-    /// Seconds the scroll-and-expand pass may run before it stops with a warning.
+    /// Seconds the whole capture may take: the page's pass, further comment
+    /// pages, opened posts and the artifacts share this one deadline.
     pub max_duration_secs: u64,
+    /// Seconds of `max_duration_secs` kept for the artifacts after the
+    /// passes (at most a third of it): the passes stop this early.
+    pub artifact_reserve_secs: u64,
     /// The pass stops growing the page beyond this height (CSS px), with a warning.
     pub max_page_height: u64,
     /// Expander clicks allowed in one capture.
@@ -273,6 +277,7 @@ impl Default for CaptureSettings {
         Self {
             page_load_timeout_secs: 30,
             max_duration_secs: 600,
+            artifact_reserve_secs: 90,
             max_page_height: 300_000,
             max_expander_clicks: 3_000,
             max_scroll_steps: 5_000,

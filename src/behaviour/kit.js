@@ -45,6 +45,17 @@
     true,
   );
 
+  // Nor does a click submit a form: the page's own submit handlers still
+  // run (a form that loads more by script keeps working), the browser's
+  // navigation does not. The navigation gate stops the rest.
+  document.addEventListener(
+    'submit',
+    (e) => {
+      if (B.guard) e.preventDefault();
+    },
+    true,
+  );
+
   const norm = (s) =>
     (s || '')
       .replace(/\.\.\./g, '…')
@@ -271,7 +282,61 @@
   };
 
   // Loading indicators: content is still on its way while one shows.
-  const busy = () =>
+  // Requests the page's scripts have in flight (fetch and XMLHttpRequest):
+  // content a click asked for is on its way until they are answered. Only
+  // requests started just before or during a wait count (a long poll the
+  // page keeps open does not), and one that hangs counts for at most
+  // `inflightMaxMs`, so it cannot hold a wait.
+  B.inflight = new Map();
+  let requestSeq = 0;
+  const inflightMaxMs = 4000;
+  const track = () => {
+    const id = ++requestSeq;
+    B.inflight.set(id, performance.now());
+    return () => {
+      B.inflight.delete(id);
+      B.lastMutation = Math.max(B.lastMutation, performance.now() - 1);
+    };
+  };
+  const waiting = (since) => {
+    const now = performance.now();
+    let n = 0;
+    for (const [id, at] of B.inflight) {
+      if (now - at > inflightMaxMs) B.inflight.delete(id);
+      else if (at >= since) n++;
+    }
+    return n > 0;
+  };
+  if (typeof window.fetch === 'function') {
+    const pageFetch = window.fetch;
+    window.fetch = function (...args) {
+      const done = track();
+      try {
+        const p = pageFetch.apply(this, args);
+        p.then(done, done);
+        return p;
+      } catch (e) {
+        done();
+        throw e;
+      }
+    };
+  }
+  if (window.XMLHttpRequest) {
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function (...args) {
+      const done = track();
+      this.addEventListener('loadend', done, { once: true });
+      try {
+        return send.apply(this, args);
+      } catch (e) {
+        done();
+        throw e;
+      }
+    };
+  }
+
+  const busy = (since = performance.now() - 1000) =>
+    waiting(since) ||
     [...document.querySelectorAll('[role="progressbar"], [aria-busy="true"]')].some((el) => {
       const r = el.getBoundingClientRect();
       return r.width > 0 && r.height > 0 && style(el).visibility !== 'hidden';
@@ -500,7 +565,8 @@
       const tick = () => {
         const now = performance.now();
         const changed = B.mutations > since;
-        if ((changed || !needChange) && now - B.lastMutation >= quietMs && !busy())
+        const pending = busy(t0 - 1000);
+        if ((changed || !needChange) && now - B.lastMutation >= quietMs && !pending)
           return resolve({ changed, waited: now - t0 });
         if (now - t0 >= maxMs) return resolve({ changed, waited: now - t0, timed_out: true });
         setTimeout(tick, 40);

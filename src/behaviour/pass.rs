@@ -159,6 +159,15 @@ struct Done {
     label: String,
 }
 
+/// A kit call's answer: its value, or that the kit is not installed.
+#[derive(Debug, Deserialize)]
+struct Called {
+    #[serde(default)]
+    missing: bool,
+    #[serde(default)]
+    value: serde_json::Value,
+}
+
 #[derive(Debug, Deserialize)]
 struct Settled {
     changed: bool,
@@ -206,9 +215,25 @@ impl<'a> Driver<'a> {
         js: &str,
         bound: Duration,
     ) -> Result<T, BrowserError> {
-        // The kit is re-installed if the document was replaced.
-        let expr = format!("(() => {{ if (!window.__bevara) {{ {KIT_JS} }} return {js}; }})()");
-        eval(self.page, &expr, bound).await
+        // The kit's source goes once per document, not with every call: a
+        // call finds it missing only when the document was replaced, and
+        // then installs it and runs again.
+        let expr = format!(
+            "(async () => {{ if (!window.__bevara) return {{ missing: true }}; return {{ value: await ({js}) }}; }})()"
+        );
+        for _ in 0..2 {
+            let r: Called = eval(self.page, &expr, bound).await?;
+            if !r.missing {
+                return serde_json::from_value(r.value).map_err(|e| BrowserError::Cdp {
+                    what: "Runtime.evaluate (kit result)",
+                    source: chromiumoxide::error::CdpError::Serde(e),
+                });
+            }
+            self.install().await?;
+        }
+        Err(BrowserError::DocumentChanged(
+            "the behaviour kit was gone again right after it was installed".into(),
+        ))
     }
 
     pub(super) async fn state(&self) -> Result<PageState, BrowserError> {
@@ -352,22 +377,35 @@ pub async fn run_pass(
     pacing: Option<&Pacing>,
     progress: Option<&watch::Sender<Progress>>,
 ) -> Result<PassReport, PassError> {
-    let driver = Driver::new(page, profile);
-    driver.install().await?;
     let mut report = PassReport {
         behaviour: profile.behaviour.name.clone(),
         ..Default::default()
     };
+    run_pass_into(page, profile, budget, pacing, progress, &mut report).await?;
+    Ok(report)
+}
+
+/// [`run_pass`] adding to `report`, which keeps what was collected when the
+/// pass fails part way.
+pub async fn run_pass_into(
+    page: &Page,
+    profile: &Profile,
+    budget: &PassBudget,
+    pacing: Option<&Pacing>,
+    progress: Option<&watch::Sender<Progress>>,
+    report: &mut PassReport,
+) -> Result<(), PassError> {
+    let driver = Driver::new(page, profile);
+    driver.install().await?;
     drive(
         &driver,
         budget,
         pacing,
         progress,
         "scroll and expand",
-        &mut report,
+        report,
     )
-    .await?;
-    Ok(report)
+    .await
 }
 
 /// The scroll-and-expand loop over whatever scrolls now: the page, or the

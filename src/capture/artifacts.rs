@@ -28,7 +28,11 @@ impl Step<'_> {
         let profile = self.profile;
         let c = &self.settings.capture;
         let call = Duration::from_secs(10);
-        let art_bound = Duration::from_secs(c.artifact_timeout_secs);
+        // Each artifact gets its bound, or what is left of the deadline.
+        let art_bound = || {
+            self.deadline
+                .bound(Duration::from_secs(c.artifact_timeout_secs))
+        };
         let fail = |artifact: &'static str, reason: String| {
             (
                 CaptureError::Artifact {
@@ -84,7 +88,7 @@ impl Step<'_> {
             shot_height,
             c.tile_height,
             tiling,
-            art_bound,
+            art_bound(),
         )
         .await
         .map_err(|source| {
@@ -104,7 +108,7 @@ impl Step<'_> {
         });
 
         self.phase("text");
-        let text: String = eval(page, PAGE_TEXT_JS, art_bound)
+        let text: String = eval(page, PAGE_TEXT_JS, art_bound())
             .await
             .map_err(|e| fail("text", e.to_string()))?;
         let text_path = work.join("text.txt");
@@ -122,9 +126,10 @@ impl Step<'_> {
                 print_background: Some(true),
                 ..Default::default()
             };
-            let pdf = tokio::time::timeout(art_bound, page.execute(params))
+            let bound = art_bound();
+            let pdf = tokio::time::timeout(bound, page.execute(params))
                 .await
-                .map_err(|_| fail("PDF", format!("no answer within {} s", art_bound.as_secs())))?
+                .map_err(|_| fail("PDF", format!("no answer within {} s", bound.as_secs())))?
                 .map_err(|e| fail("PDF", e.to_string()))?;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(AsRef::<str>::as_ref(&pdf.result.data))
@@ -144,14 +149,10 @@ impl Step<'_> {
             let params = CaptureSnapshotParams {
                 format: Some(CaptureSnapshotFormat::Mhtml),
             };
-            let snap = tokio::time::timeout(art_bound, page.execute(params))
+            let bound = art_bound();
+            let snap = tokio::time::timeout(bound, page.execute(params))
                 .await
-                .map_err(|_| {
-                    fail(
-                        "MHTML",
-                        format!("no answer within {} s", art_bound.as_secs()),
-                    )
-                })?
+                .map_err(|_| fail("MHTML", format!("no answer within {} s", bound.as_secs())))?
                 .map_err(|e| fail("MHTML", e.to_string()))?;
             let path = work.join("page.mhtml");
             write(&path, snap.result.data.as_bytes()).map_err(|e| fail("MHTML", e))?;

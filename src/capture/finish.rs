@@ -143,7 +143,7 @@ pub(super) async fn store_and_record(
         return Err(e);
     }
     let records: Vec<_> = to_store.iter().map(|(a, _)| a.into()).collect();
-    bevara
+    let recorded = bevara
         .db()
         .complete_capture(
             &manifest.snapshot_id,
@@ -157,7 +157,17 @@ pub(super) async fn store_and_record(
             &records,
             items,
         )
-        .await?;
+        .await;
+    if let Err(e) = recorded {
+        // Not the running capture any more (a reaper ended it meanwhile) or
+        // not recorded at all: its objects cannot stand as a snapshot.
+        tracing::error!(snapshot = %manifest.snapshot_id, error = %e,
+            "the capture could not be recorded complete; its stored objects are removed");
+        for (a, _) in &to_store {
+            let _ = store.delete(&a.key).await;
+        }
+        return Err(e.into());
+    }
     Ok(manifest_artifact)
 }
 

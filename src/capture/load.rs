@@ -2,8 +2,10 @@
 //! HTTP status, a redirect to another host, a login wall, the stored login
 //! session.
 
+use super::deadline::Deadline;
 use super::error::{is_unreachable, CaptureError};
-use crate::browser::{eval, BrowserContext, BrowserError};
+use crate::browser::navgate::NavGate;
+use crate::browser::{cdp_error, eval, BrowserError};
 use crate::registry::Channel;
 use crate::target;
 use std::time::Duration;
@@ -32,12 +34,13 @@ pub(super) const LOADED_JS: &str =
 /// `capture.page_load_timeout_secs`. A document whose load event never
 /// fires is taken as it is, with a warning; no document is a timeout.
 pub(super) async fn load(
-    ctx: &BrowserContext,
+    page: &chromiumoxide::Page,
+    gate: &NavGate,
     url: &url::Url,
     settings: &crate::Settings,
+    deadline: &Deadline,
     warnings: &mut Vec<String>,
 ) -> Result<Loaded, Failed> {
-    let page = &ctx.page;
     let url_s = url.to_string();
     let browser_err = |source: BrowserError| {
         (
@@ -48,8 +51,13 @@ pub(super) async fn load(
             None,
         )
     };
-    let load_secs = settings.capture.page_load_timeout_secs;
-    let nav = tokio::time::timeout(Duration::from_secs(load_secs), page.goto(url_s.as_str())).await;
+    let load_bound = deadline.bound(Duration::from_secs(settings.capture.page_load_timeout_secs));
+    let load_secs = load_bound.as_secs();
+    let nav = {
+        // Bevara's own navigation: the gate lets it (and its redirects) through.
+        let _open = gate.open();
+        tokio::time::timeout(load_bound, page.goto(url_s.as_str())).await
+    };
     let call = Duration::from_secs(10);
     match nav {
         Ok(Ok(_)) => {}
@@ -67,11 +75,15 @@ pub(super) async fn load(
             };
             return Err((err, None));
         }
-        Ok(Err(e)) if !ctx.browser_alive() => {
-            return Err(browser_err(BrowserError::Cdp {
-                what: "Page.navigate",
-                source: e,
-            }))
+        Ok(Err(e))
+            if matches!(
+                e,
+                chromiumoxide::error::CdpError::ChannelSendError(_)
+                    | chromiumoxide::error::CdpError::Ws(_)
+                    | chromiumoxide::error::CdpError::NoResponse
+            ) =>
+        {
+            return Err(browser_err(cdp_error("Page.navigate", e)))
         }
         Ok(Err(_)) | Err(_) => {
             // No load event in time. If the document itself arrived, capture
@@ -123,7 +135,7 @@ pub(super) async fn load(
     // A redirect may lead somewhere the channel's URL did not.
     if let Ok(final_url) = url::Url::parse(&loaded.href) {
         if final_url.host_str() != url.host_str() {
-            target::check(&final_url, settings.allow_private_addresses)
+            target::check_with(&final_url, &settings.egress_policy())
                 .await
                 .map_err(|e| (e.into(), Some(loaded.href.clone())))?;
         }
@@ -131,11 +143,39 @@ pub(super) async fn load(
     Ok(loaded)
 }
 
-/// Whether the page matches the profile's logged-out rule; says what matched.
+/// A sign-in form as the page's main content, by what a person sees: a
+/// visible password field whose form holds most of the page's text (or a
+/// page with little else), or, after a redirect, a known login URL shape.
+const GENERIC_LOGIN_JS: &str = r#"((redirected) => {
+  const visible = (e) => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const body = document.body ? document.body.innerText.trim().length : 0;
+  const pw = [...document.querySelectorAll('input[type="password"]')].find(visible);
+  if (pw) {
+    const form = pw.closest('form, [role="form"], [role="dialog"]') || pw.parentElement;
+    const own = form ? form.innerText.trim().length : 0;
+    if (body < 1500 || own > body * 0.4) return 'a sign-in form with a password field';
+  }
+  if (redirected && /(^|\/)(login|log-in|signin|sign-in|logga-in|loggain|accounts\/login|auth\/login|session\/new)(\/|\.|$)/i.test(location.pathname))
+    return 'a redirect to the sign-in page ' + location.pathname;
+  return null; })"#;
+
+/// Whether the page is a login wall: the profile's logged-out rule, or a
+/// sign-in form as its main content. Says what matched.
 pub(super) async fn login_wall(
     page: &chromiumoxide::Page,
     profile: &crate::behaviour::Profile,
+    redirected: bool,
 ) -> Result<Option<String>, BrowserError> {
+    let generic: Option<String> = eval(
+        page,
+        &format!("{GENERIC_LOGIN_JS}({redirected})"),
+        Duration::from_secs(10),
+    )
+    .await?;
+    if generic.is_some() {
+        return Ok(generic);
+    }
     let rule = &profile.logged_out;
     if rule.texts.is_empty() && rule.selectors.is_empty() {
         return Ok(None);
@@ -149,6 +189,16 @@ pub(super) async fn login_wall(
         serde_json::to_string(rule).unwrap_or_else(|_| "{\"texts\":[],\"selectors\":[]}".into())
     );
     eval(page, &js, Duration::from_secs(10)).await
+}
+
+/// Whether `final_href` is another page than `requested` (a redirect),
+/// ignoring the fragment and a trailing slash.
+pub(super) fn redirected(requested: &str, final_href: &str) -> bool {
+    let norm = |u: &str| {
+        let u = u.split('#').next().unwrap_or(u);
+        u.trim_end_matches('/').to_string()
+    };
+    norm(requested) != norm(final_href)
 }
 
 /// The channel's stored login session, if it has one.

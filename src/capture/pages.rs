@@ -5,7 +5,6 @@
 use super::step::{Failed, Step};
 use super::Produced;
 use crate::behaviour::items::Collector;
-use crate::behaviour::run_pass;
 use crate::browser::{eval, BrowserError};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -13,6 +12,9 @@ use std::time::Duration;
 impl Step<'_> {
     /// Follows the profile's `pagination.next` links from the channel page
     /// (`start_url`, already captured), up to `pagination.max_pages` pages.
+    /// Each page goes through the checked page path; one that fails, or a
+    /// deadline or page limit that stops them, is a warning and what it
+    /// returns: why the snapshot is truncated.
     pub async fn further_pages(
         &self,
         channel_url: &url::Url,
@@ -20,13 +22,14 @@ impl Step<'_> {
         produced: &mut Vec<Produced>,
         pages: &mut Vec<String>,
         warnings: &mut Vec<String>,
-    ) -> Result<(), Failed> {
+    ) -> Result<Option<String>, Failed> {
         let p = &self.profile.pagination;
         if p.next.is_empty() || p.max_pages <= 1 {
-            return Ok(());
+            return Ok(None);
         }
         let links = || next_links(self.page, &p.next, channel_url);
         let mut visited = vec![self.start_url.to_string()];
+        let mut truncated = None;
         let mut queue: VecDeque<String> = links().await.map_err(self.browser_failed())?.into();
         while let Some(href) = queue.pop_front() {
             if visited.contains(&href) {
@@ -37,6 +40,16 @@ impl Step<'_> {
                     "stopped at pagination.max_pages = {}; {href} and later pages were not captured",
                     p.max_pages
                 ));
+                truncated.get_or_insert(format!("pagination.max_pages ({})", p.max_pages));
+                break;
+            }
+            if self.deadline.pass_left().is_zero() {
+                warnings.push(format!(
+                    "the capture's deadline (capture.max_duration_secs = {} s) left no time for {href} and later pages",
+                    self.deadline.total().as_secs()
+                ));
+                truncated
+                    .get_or_insert(format!("duration ({} s)", self.deadline.total().as_secs()));
                 break;
             }
             visited.push(href.clone());
@@ -44,18 +57,25 @@ impl Step<'_> {
             if let Some(tx) = self.progress {
                 tx.send_modify(|s| s.phase = "next page");
             }
-            if self.goto(&href).await.is_err() {
+            if let Err((e, _)) = self.open_content(&href).await {
+                if e.exit_code() == crate::exit::ExitCode::Browser {
+                    return Err((e, Some(self.start_url.to_string())));
+                }
                 warnings.push(format!(
-                    "page {n} ({href}) did not load; it is missing from this snapshot"
+                    "page {n} ({href}) is missing from this snapshot: {e}"
                 ));
+                truncated.get_or_insert(format!("page {n} did not load"));
                 continue;
             }
-            let mut more = run_pass(self.page, self.profile, self.budget, None, self.progress)
-                .await
-                .map_err(self.pass_failed(&href))?;
+            let mut more = self.pass_here(&href, self.budget, None).await?;
             warnings.extend(more.warnings.iter().map(|w| format!("page {n}: {w}")));
+            if let Some(why) = &more.stopped_by {
+                truncated.get_or_insert(format!("page {n}: {why}"));
+            }
             collected.merge(std::mem::take(&mut more.collected));
-            let bound = Duration::from_secs(self.settings.capture.artifact_timeout_secs);
+            let bound = self.deadline.bound(Duration::from_secs(
+                self.settings.capture.artifact_timeout_secs,
+            ));
             let text: String = eval(self.page, super::PAGE_TEXT_JS, bound)
                 .await
                 .map_err(self.browser_failed())?;
@@ -69,7 +89,7 @@ impl Step<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(truncated)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::step::{Failed, Step};
 use super::Produced;
-use crate::behaviour::{run_pass, Opened, PassBudget, PassReport, PostOpener, PostReport};
+use crate::behaviour::{Opened, PassBudget, PassReport, PostOpener, PostReport};
 use crate::browser::eval;
 use std::time::{Duration, Instant};
 
@@ -13,13 +13,20 @@ impl Step<'_> {
     /// The budget left for one post, or why none is left.
     fn left(&self, report: &PassReport) -> Result<PassBudget, String> {
         let b = self.budget;
-        let spent = self.started.elapsed();
+        if self.deadline.pass_left().is_zero() {
+            return Err(format!("duration ({} s)", self.deadline.total().as_secs()));
+        }
         // Heights are each post's own, not shared: 0 never reaches the budget.
-        if let Some(what) = b.reached(spent, 0, report.expanders_clicked, report.scroll_steps) {
+        if let Some(what) = b.reached(
+            Duration::ZERO,
+            0,
+            report.expanders_clicked,
+            report.scroll_steps,
+        ) {
             return Err(what);
         }
         Ok(PassBudget {
-            max_duration: b.max_duration - spent,
+            max_duration: self.deadline.pass_left(),
             max_height: b.max_height,
             max_clicks: b.max_clicks - report.expanders_clicked,
             max_scroll_steps: b.max_scroll_steps - report.scroll_steps,
@@ -107,15 +114,31 @@ impl Step<'_> {
                 Opened::Page | Opened::Route => {
                     post.opened_as = "page".into();
                     if opened == Opened::Page {
-                        self.goto(href).await?;
+                        if let Err((e, _)) = self.open_content(href).await {
+                            if e.exit_code() == crate::exit::ExitCode::Browser {
+                                return Err((e, Some(self.start_url.to_string())));
+                            }
+                            post.opened_as = "failed".into();
+                            report.warnings.push(format!(
+                                "post {} ({href}) is missing from this snapshot: {e}",
+                                i + 1
+                            ));
+                            report
+                                .stopped_by
+                                .get_or_insert(format!("post {} did not load", i + 1));
+                            report.posts.push(post);
+                            self.reload(&opener, report).await?;
+                            continue;
+                        }
                     }
-                    let r = run_pass(self.page, self.profile, &budget, self.pacing, self.progress)
-                        .await
-                        .map_err(self.pass_failed(href))?;
-                    let text: String =
-                        eval(self.page, super::PAGE_TEXT_JS, Duration::from_secs(10))
-                            .await
-                            .map_err(self.browser_failed())?;
+                    let r = self.pass_here(href, &budget, self.pacing).await?;
+                    let text: String = eval(
+                        self.page,
+                        super::PAGE_TEXT_JS,
+                        self.deadline.bound(Duration::from_secs(10)),
+                    )
+                    .await
+                    .map_err(self.browser_failed())?;
                     self.shoot(
                         (&format!("{name}.png"), &format!("{name}.txt")),
                         href,
@@ -162,7 +185,7 @@ impl Step<'_> {
 
     /// Back to the channel page, fresh, for the next post.
     async fn reload(&self, opener: &PostOpener<'_>, report: &mut PassReport) -> Result<(), Failed> {
-        self.goto(self.start_url).await?;
+        self.open_page(self.start_url).await?;
         opener.returned(report).await.map_err(self.browser_failed())
     }
 }
