@@ -239,6 +239,9 @@ impl Profile {
             ("expanders", &b.expanders),
             ("never_click", &b.never_click),
             ("repeatable", &b.repeatable),
+            ("comment_areas", &b.comment_areas),
+            ("count_expanders", &b.count_expanders),
+            ("not_expanders", &b.not_expanders),
             ("url_patterns", &self.url_patterns),
             ("logged_out.texts", &self.logged_out.texts),
             (
@@ -440,6 +443,15 @@ mod tests {
         assert!(all.get("mastodon").is_ok());
         let origin = all.all().find(|(p, _)| p.name == "mastodon").unwrap().1;
         assert!(origin.ends_with("mastodon.toml"));
+    }
+
+    #[test]
+    fn generic_and_blog_expand_by_meaning_platforms_do_not() {
+        let all = Profiles::load(None).unwrap();
+        for (p, _) in all.all() {
+            let own = ["generic", "blog"].contains(&p.name.as_str());
+            assert_eq!(p.behaviour.expand_by_meaning, own, "{}", p.name);
+        }
     }
 
     #[test]
