@@ -69,6 +69,17 @@ pub struct Behaviour {
     /// share, report, sign in, sort, write.
     #[serde(default)]
     pub not_expanders: Vec<String>,
+    /// Link texts of further comment pages, anywhere on the page ("Äldre kommentarer").
+    #[serde(default)]
+    pub comment_page_texts: Vec<String>,
+    /// Page link texts that lead to further comment pages inside a comment
+    /// area ("Nästa", "»", "2"), matched over the label and the raw text.
+    #[serde(default)]
+    pub page_link_texts: Vec<String>,
+    /// URL shapes of comment pages (`/comment-page-2`, `cpage=2`, `page=2`);
+    /// taken away, what is left is the page's own address.
+    #[serde(default)]
+    pub comment_page_urls: Vec<String>,
     /// CSS selectors of expanders that have no usable label (icon buttons).
     #[serde(default)]
     pub expander_selectors: Vec<String>,
@@ -204,6 +215,16 @@ mod tests {
             assert!(any(&b.comment_areas, area), "{area}");
         }
         assert!(!any(&b.comment_areas, "svart is-responsive"));
+        for text in ["äldre kommentarer", "newer comments"] {
+            assert!(any(&b.comment_page_texts, text), "{text}");
+        }
+        for url in [
+            "/2025/03/post/comment-page-2/",
+            "/post/?cpage=3",
+            "/t?page=2",
+        ] {
+            assert!(any(&b.comment_page_urls, url), "{url}");
+        }
     }
 
     #[test]

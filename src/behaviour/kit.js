@@ -328,6 +328,7 @@
   // An element is clicked again only after `reclick_ms` and at most
   // `max_per_element` times, so toggles and dead buttons cannot loop forever.
   B.expand = (cfg, sweep, limit) => {
+    B.cfg = cfg;
     review();
     const res = compile(cfg.expanders);
     const never = compile(cfg.never_click);
@@ -404,6 +405,62 @@
       clicked.push(text);
     }
     return clicked;
+  };
+
+  // Further pages of this page's comments: links the profile's selector
+  // names, plus links that say so by their text ("Äldre kommentarer") or,
+  // inside a comment area, by a page link's text ("Nästa", "»", "2") or a
+  // comment-page URL shape, to this same page's address.
+  B.commentPages = (selector, fallback) => {
+    const cfg = B.cfg && B.cfg.comment_page_texts ? B.cfg : fallback;
+    const areas = compile(cfg.comment_areas);
+    const strong = compile(cfg.comment_page_texts);
+    const weak = compile(cfg.page_link_texts);
+    const shapes = compile(cfg.comment_page_urls);
+    const out = [];
+    const add = (a) => {
+      const h = a.href;
+      if (typeof h === 'string' && /^https?:/i.test(h) && !out.includes(h)) out.push(h);
+    };
+    if (selector) {
+      try {
+        for (const a of document.querySelectorAll(selector)) add(a);
+      } catch (e) {}
+    }
+    const here = new URL(location.href);
+    // The page's own address without its comment-page part.
+    const base = (u) => {
+      let s = u.origin + u.pathname + u.search;
+      for (const re of shapes) s = s.replace(re, '');
+      return s.replace(/[?&]$/, '').replace(/\/(index\.html?)?$/, '');
+    };
+    const hereBase = base(here);
+    const cache = new Map();
+    const inArea = (a) => {
+      for (let e = a.parentElement; e && e !== document.body; e = e.parentElement) {
+        if (!cache.has(e)) cache.set(e, namedArea(e, areas));
+        if (cache.get(e)) return true;
+      }
+      return false;
+    };
+    for (const a of document.querySelectorAll('a[href]')) {
+      let u;
+      try {
+        u = new URL(a.href);
+      } catch (e) {
+        continue;
+      }
+      if (u.origin !== here.origin || !/^https?:$/.test(u.protocol)) continue;
+      if (u.href.split('#')[0] === here.href.split('#')[0]) continue;
+      const same = base(u) === hereBase;
+      const text = label(a);
+      const raw = (a.textContent || '').trim();
+      const where = u.pathname + u.search;
+      if (matches(strong, text) && (same || inArea(a))) add(a);
+      else if (same && shapes.some((re) => re.test(where)) && (/comment|cpage/i.test(where) || inArea(a))) add(a);
+      else if (same && (matches(weak, text) || matches(weak, raw)) && inArea(a)) add(a);
+    }
+    return out;
   };
 
   // Loading indicators: content is still on its way while one shows.

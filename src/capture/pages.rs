@@ -5,7 +5,7 @@
 use super::step::{Failed, Step};
 use super::Produced;
 use crate::behaviour::items::Collector;
-use crate::behaviour::run_pass;
+use crate::behaviour::{run_pass, Behaviour, KIT_JS};
 use crate::browser::{eval, BrowserError};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -73,24 +73,32 @@ impl Step<'_> {
     }
 }
 
-/// Links to further pages of the same content, same host only, absolute.
+/// Links to further pages of the same content, same host only, absolute:
+/// those `selector` names, and those the kit finds by meaning (comment
+/// pagination by its link text or URL shape, see `B.commentPages` in
+/// `kit.js`), with the patterns of the profile whose pass ran on the page,
+/// else the generic ones.
 async fn next_links(
     page: &chromiumoxide::Page,
     selector: &str,
     base: &url::Url,
 ) -> Result<Vec<String>, BrowserError> {
+    let fallback = serde_json::to_string(&Behaviour::generic()).unwrap_or_else(|_| "{}".into());
+    let selector = serde_json::to_string(selector).unwrap_or_else(|_| "''".into());
     let js = format!(
-        "(() => {{ try {{ return [...document.querySelectorAll({})].map(a => a.href).filter(Boolean); }} catch (e) {{ return []; }} }})()",
-        serde_json::to_string(selector).unwrap_or_else(|_| "''".into())
+        "(() => {{ if (!window.__bevara) {{ {KIT_JS} }} return __bevara.commentPages({selector}, {fallback}); }})()"
     );
     let links: Vec<String> = eval(page, &js, Duration::from_secs(10)).await?;
-    Ok(links
-        .into_iter()
-        .filter_map(|l| url::Url::parse(&l).ok())
-        .filter(|u| u.host_str() == base.host_str() && matches!(u.scheme(), "http" | "https"))
-        .map(|mut u| {
-            u.set_fragment(None);
-            u.to_string()
-        })
-        .collect())
+    let mut out: Vec<String> = Vec::new();
+    for mut u in links.iter().filter_map(|l| url::Url::parse(l).ok()) {
+        if u.host_str() != base.host_str() || !matches!(u.scheme(), "http" | "https") {
+            continue;
+        }
+        u.set_fragment(None);
+        let u = u.to_string();
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    }
+    Ok(out)
 }
