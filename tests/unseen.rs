@@ -232,3 +232,18 @@ async fn block_theme_comment_pages_are_followed_by_meaning() {
         clicked_nothing_else(&c);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_theme_cpage_links_are_followed_not_the_articles_next_page() {
+    let c = capture(Platform::Web, "classic", "/classic/parkeringen/").await;
+    let text = c.texts.join("\n");
+    let all: Vec<String> = (1..=3)
+        .flat_map(|p| (1..=4).map(move |i| format!("TKCL{p}{i}")))
+        .collect();
+    assert_eq!(missing(&all, &text), Vec::<&str>::new());
+    assert_eq!(c.texts.len(), 3, "{:?}", c.manifest.pages);
+    assert!(
+        !text.contains("TKCLART2"),
+        "the article's own next page is no comment page"
+    );
+}
