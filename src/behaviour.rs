@@ -54,6 +54,34 @@ pub struct Behaviour {
     /// others are clicked once, as a second click would close them.
     #[serde(default)]
     pub repeatable: Vec<String>,
+    /// Whether expanders are also found by meaning: same-page controls in or
+    /// near a comment area whose label carries a count, names a known
+    /// expander before an ellipsis, or ends a thread (`kit.js`, `byMeaning`).
+    #[serde(default)]
+    pub expand_by_meaning: bool,
+    /// What marks a comment area: patterns over an element's id, class and
+    /// ARIA label, and over its heading's text.
+    #[serde(default)]
+    pub comment_areas: Vec<String>,
+    /// Labels with a count that expand in a comment area ("3 dolda svar",
+    /// "visa alla 12", "12 more").
+    #[serde(default)]
+    pub count_expanders: Vec<String>,
+    /// Labels never taken for an expander found by meaning: like, reply,
+    /// share, report, sign in, sort, write.
+    #[serde(default)]
+    pub not_expanders: Vec<String>,
+    /// Link texts of further comment pages, anywhere on the page ("Äldre kommentarer").
+    #[serde(default)]
+    pub comment_page_texts: Vec<String>,
+    /// Page link texts that lead to further comment pages inside a comment
+    /// area ("Nästa", "»", "2"), matched over the label and the raw text.
+    #[serde(default)]
+    pub page_link_texts: Vec<String>,
+    /// URL shapes of comment pages (`/comment-page-2`, `cpage=2`, `page=2`);
+    /// taken away, what is left is the page's own address.
+    #[serde(default)]
+    pub comment_page_urls: Vec<String>,
     /// CSS selectors of expanders that have no usable label (icon buttons).
     #[serde(default)]
     pub expander_selectors: Vec<String>,
@@ -137,6 +165,68 @@ mod tests {
             assert!(!any(&b.expanders, no), "{no} should not expand");
         }
         assert!(any(&b.never_click, "dölj svar"));
+    }
+
+    #[test]
+    fn expanders_by_meaning_labels() {
+        let b = Behaviour::generic();
+        assert!(b.expand_by_meaning);
+        for yes in [
+            "3 dolda svar",
+            "1 dolt svar",
+            "visa alla 12",
+            "12 more",
+            "show all 7",
+            "svar (4)",
+            "2 fler kommentarer",
+        ] {
+            assert!(any(&b.count_expanders, yes), "{yes} has a count");
+        }
+        for no in ["gilla · 4", "3 maj 2025 kl. 10:12", "2 tim", "sida 2"] {
+            assert!(!any(&b.count_expanders, no), "{no} is no expander");
+        }
+        for never in [
+            "gilla · 4",
+            "svara",
+            "reply",
+            "dela",
+            "rapportera",
+            "logga in för att kommentera",
+            "sortera: nyaste",
+            "skriv en kommentar…",
+            "prenumerera",
+            "like",
+            "share",
+        ] {
+            assert!(any(&b.not_expanders, never), "{never} is an action");
+        }
+        for fine in [
+            "3 dolda svar",
+            "visa alla 12",
+            "fortsätt tråden",
+            "3 replies",
+        ] {
+            assert!(!any(&b.not_expanders, fine), "{fine}");
+        }
+        for area in [
+            "wp-block-comments",
+            "x7 kommentarer",
+            "42 svar till ”trafiken”",
+            "disqus_thread",
+        ] {
+            assert!(any(&b.comment_areas, area), "{area}");
+        }
+        assert!(!any(&b.comment_areas, "svart is-responsive"));
+        for text in ["äldre kommentarer", "newer comments"] {
+            assert!(any(&b.comment_page_texts, text), "{text}");
+        }
+        for url in [
+            "/2025/03/post/comment-page-2/",
+            "/post/?cpage=3",
+            "/t?page=2",
+        ] {
+            assert!(any(&b.comment_page_urls, url), "{url}");
+        }
     }
 
     #[test]

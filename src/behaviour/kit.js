@@ -233,13 +233,120 @@
     return done;
   };
 
+  // ---- Expanders found by meaning. A widget no profile names still says
+  // what its controls do: a count ("3 dolda svar", "Visa alla 12"), the
+  // known words with a trailing ellipsis ("Visa fler kommentarer…"), or a
+  // place where a thread goes on. Only same-page controls in or near a
+  // comment area count. A kind of control (its label, digits folded) is tried
+  // once by itself; it is clicked again only if that click added content.
+  const HEADINGS = 'h1, h2, h3, h4, h5, h6, [role="heading"]';
+  const NOT_CONTENT = 'nav, [role="navigation"], [role="banner"], [role="contentinfo"], [role="menu"], [role="menubar"], [role="toolbar"]';
+  const attrText = (e) => [e.id, e.getAttribute('class'), e.getAttribute('aria-label')].filter(Boolean).join(' ');
+  // A block's shape: its tag and first class (siblings of a list differ in
+  // the rest, "even"/"odd").
+  const shape = (e) => e.tagName + '.' + ((e.getAttribute('class') || '').trim().split(/\s+/)[0] || '');
+  const wordy = (e) => (e.textContent || '').trim().length >= 15;
+  // Three or more element children of one shape, each with text and parts
+  // of its own: the blocks of a comment list.
+  const repeated = (e) => {
+    const counts = new Map();
+    for (const c of e.children) {
+      if (!/^(DIV|LI|ARTICLE|SECTION)$/.test(c.tagName) || c.childElementCount < 2 || !wordy(c)) continue;
+      const n = (counts.get(shape(c)) || 0) + 1;
+      if (n >= 3) return true;
+      counts.set(shape(c), n);
+    }
+    return false;
+  };
+  // An element that says it holds comments: its id, class or ARIA label, or
+  // a heading of its own (among its first children, or just before it).
+  const namedArea = (e, areaRes) => {
+    if (matches(areaRes, attrText(e))) return true;
+    for (let c = e.firstElementChild, i = 0; c && i < 3; c = c.nextElementSibling, i++)
+      if (c.matches(HEADINGS) && matches(areaRes, norm(c.textContent))) return true;
+    const prev = e.previousElementSibling;
+    return !!(prev && prev.matches(HEADINGS) && matches(areaRes, norm(prev.textContent)));
+  };
+  // The comment area a control is in, or just after (a load-more button below
+  // the list): a named area or a repeated block structure.
+  const areaNear = (el, areaRes, cache) => {
+    const test = (e) => {
+      if (!cache.has(e)) cache.set(e, !e.matches(NOT_CONTENT) && (namedArea(e, areaRes) || repeated(e)));
+      return cache.get(e);
+    };
+    if (el.closest(NOT_CONTENT)) return null;
+    for (let x = el, i = 0; x && i < 3; x = x.parentElement, i++)
+      for (let p = x.previousElementSibling, j = 0; p && j < 3; p = p.previousElementSibling, j++) if (test(p)) return p;
+    for (let e = el.parentElement, i = 0; e && e !== document.body && i < 15; e = e.parentElement, i++) if (test(e)) return e;
+    return null;
+  };
+  // The control ends a run of same-shaped blocks (the thread so far).
+  const continuesThread = (el) => {
+    for (let x = el, i = 0; x && i < 3; x = x.parentElement, i++) {
+      const p1 = x.previousElementSibling;
+      const p2 = p1 && p1.previousElementSibling;
+      if (!p1 || !p2 || shape(p1) !== shape(p2) || !wordy(p1) || !wordy(p2)) continue;
+      const next = x.nextElementSibling;
+      return !next || shape(next) !== shape(p1);
+    }
+    return false;
+  };
+  // Same-page controls only: no form parts, menus or toggles (like buttons).
+  const sameControl = (el) => {
+    if (!el.matches('button, [role="button"], input[type="button"], summary, a[href]')) return false;
+    if (el.matches('a[href]') && leavesPage(el)) return false;
+    if (el.closest('form') || el.matches('[type="submit"]')) return false;
+    return !el.hasAttribute('aria-haspopup') && !el.hasAttribute('aria-pressed');
+  };
+  const unellipsed = (t) => t.replace(/[\s…]+$/u, '');
+  // Why a control is an expander by meaning, as its kind; null if it is not.
+  const byMeaning = (el, text, m) => {
+    if (!text || text.length > 60 || matches(m.not, text) || !sameControl(el)) return null;
+    const area = areaNear(el, m.areas, m.cache);
+    if (!area) return null;
+    const bare = unellipsed(text);
+    const counted = /\d/.test(text) && matches(m.counts, text);
+    const known = bare !== text && matches(m.known, bare);
+    const continues = text.length <= 30 && /\p{L}{2}/u.test(text) && continuesThread(el);
+    return counted || known || continues ? { kind: text.replace(/\d+/g, '#'), area } : null;
+  };
+  // What a click may have added to: the comment area, or the page.
+  const measure = (area) => {
+    const m = (e) => ({ text: (e.textContent || '').length, height: e.getBoundingClientRect().height });
+    return { area, inArea: m(area), page: m(document.body || document.documentElement) };
+  };
+  const grew = (before) => {
+    const d = (a, b) => b.text - a.text >= 10 || b.height - a.height >= 10;
+    if (before.area.isConnected) return d(before.inArea, measure(before.area).inArea);
+    const root = document.body || document.documentElement;
+    return d(before.page, { text: (root.textContent || '').length, height: root.getBoundingClientRect().height });
+  };
+  // Kinds tried: kind → { tries, at, good }. Clicks waiting for their effect.
+  B.kinds = new Map();
+  B.watch = [];
+  B.grewBy = new WeakMap();
+  const review = () => {
+    for (const w of B.watch) {
+      const g = grew(w.before);
+      B.grewBy.set(w.el, g);
+      if (w.trial) B.kinds.set(w.kind, { ...B.kinds.get(w.kind), good: g });
+      else if (g && B.kinds.get(w.kind)) B.kinds.get(w.kind).good = true;
+    }
+    B.watch = [];
+  };
+
   // Clicks every visible expander, near the viewport or (sweep) anywhere.
   // An element is clicked again only after `reclick_ms` and at most
   // `max_per_element` times, so toggles and dead buttons cannot loop forever.
   B.expand = (cfg, sweep, limit) => {
+    B.cfg = cfg;
+    review();
     const res = compile(cfg.expanders);
     const never = compile(cfg.never_click);
     const repeatable = compile(cfg.repeatable);
+    const m = cfg.expand_by_meaning
+      ? { areas: compile(cfg.comment_areas), counts: compile(cfg.count_expanders), not: compile(cfg.not_expanders), known: res, cache: new Map() }
+      : null;
     const now = performance.now();
     const clicked = [];
     const top = -0.5 * innerHeight;
@@ -251,6 +358,7 @@
           bySelector.add(el.closest('button, [role="button"], a[href], [role="link"], summary') || el);
       } catch (e) {}
     }
+    const meant = new Map();
     const found = [...new Set([...candidates(scope()), ...bySelector])].filter((el) => {
       if (!visible(el) || disabled(el)) return false;
       // Already open: clicking again would close it.
@@ -258,10 +366,14 @@
       const text = label(el);
       const raw = (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim().toLowerCase();
       if (matches(never, text) || matches(never, raw)) return false;
-      if (!bySelector.has(el) && !matches(res, text)) return false;
       const a = el.closest('a[href]');
-      return !(a && leavesPage(a));
+      if (a && leavesPage(a)) return false;
+      if (bySelector.has(el) || matches(res, text)) return true;
+      const why = m && byMeaning(el, text, m);
+      if (why) meant.set(el, why);
+      return !!why;
     });
+    let trial = null;
     for (const el of innermost(found)) {
       if (clicked.length >= limit) break;
       if (!el.isConnected) continue;
@@ -270,15 +382,96 @@
       if (!sweep && (r.bottom < top || r.top > bottom)) continue;
       const seen = B.clicks.get(el) || { n: 0, at: -1e9 };
       if (seen.n >= cfg.max_per_element || now - seen.at < cfg.reclick_ms) continue;
+      const why = meant.get(el);
       // Only "load more" controls are clicked again; a second click on any
       // other control ("7 kommentarer", "Visa mer") would close what it opened.
-      if (seen.n >= 1 && !matches(repeatable, text)) continue;
+      if (seen.n >= 1 && !matches(repeatable, why ? unellipsed(text) : text)) continue;
+      if (why) {
+        // Found by meaning: again only if its last click added content; of
+        // its kind only once one of them did, else one try at a time.
+        if (seen.n >= 1 && !B.grewBy.get(el)) continue;
+        const kind = B.kinds.get(why.kind);
+        if (!(kind && kind.good)) {
+          const mayTry = !kind || (kind.tries < 2 && now - kind.at > 3000);
+          if (mayTry && !trial) trial = { el, text, why };
+          continue;
+        }
+        B.watch.push({ el, kind: why.kind, before: measure(why.area) });
+      }
       if (sweep) el.scrollIntoView({ block: 'center', behavior: 'instant' });
       B.clicks.set(el, { n: seen.n + 1, at: now });
       click(el);
       clicked.push(text);
     }
+    // A try is the only click of its round, so what it adds is its own.
+    if (trial && clicked.length === 0 && limit > 0) {
+      const { el, text, why } = trial;
+      const kind = B.kinds.get(why.kind);
+      B.kinds.set(why.kind, { tries: (kind ? kind.tries : 0) + 1, at: now, good: false });
+      if (sweep) el.scrollIntoView({ block: 'center', behavior: 'instant' });
+      B.watch.push({ el, kind: why.kind, trial: true, before: measure(why.area) });
+      const seen = B.clicks.get(el) || { n: 0, at: -1e9 };
+      B.clicks.set(el, { n: seen.n + 1, at: now });
+      click(el);
+      clicked.push(text);
+    }
     return clicked;
+  };
+
+  // Further pages of this page's comments: links the profile's selector
+  // names, plus links that say so by their text ("Äldre kommentarer") or,
+  // inside a comment area, by a page link's text ("Nästa", "»", "2") or a
+  // comment-page URL shape, to this same page's address.
+  B.commentPages = (selector, fallback) => {
+    const cfg = B.cfg && B.cfg.comment_page_texts ? B.cfg : fallback;
+    const areas = compile(cfg.comment_areas);
+    const strong = compile(cfg.comment_page_texts);
+    const weak = compile(cfg.page_link_texts);
+    const shapes = compile(cfg.comment_page_urls);
+    const out = [];
+    const add = (a) => {
+      const h = a.href;
+      if (typeof h === 'string' && /^https?:/i.test(h) && !out.includes(h)) out.push(h);
+    };
+    if (selector) {
+      try {
+        for (const a of document.querySelectorAll(selector)) add(a);
+      } catch (e) {}
+    }
+    const here = new URL(location.href);
+    // The page's own address without its comment-page part.
+    const base = (u) => {
+      let s = u.origin + u.pathname + u.search;
+      for (const re of shapes) s = s.replace(re, '');
+      return s.replace(/[?&]$/, '').replace(/\/(index\.html?)?$/, '');
+    };
+    const hereBase = base(here);
+    const cache = new Map();
+    const inArea = (a) => {
+      for (let e = a.parentElement; e && e !== document.body; e = e.parentElement) {
+        if (!cache.has(e)) cache.set(e, namedArea(e, areas));
+        if (cache.get(e)) return true;
+      }
+      return false;
+    };
+    for (const a of document.querySelectorAll('a[href]')) {
+      let u;
+      try {
+        u = new URL(a.href);
+      } catch (e) {
+        continue;
+      }
+      if (u.origin !== here.origin || !/^https?:$/.test(u.protocol)) continue;
+      if (u.href.split('#')[0] === here.href.split('#')[0]) continue;
+      const same = base(u) === hereBase;
+      const text = label(a);
+      const raw = (a.textContent || '').trim();
+      const where = u.pathname + u.search;
+      if (matches(strong, text) && (same || inArea(a))) add(a);
+      else if (same && shapes.some((re) => re.test(where)) && (/comment|cpage/i.test(where) || inArea(a))) add(a);
+      else if (same && (matches(weak, text) || matches(weak, raw)) && inArea(a)) add(a);
+    }
+    return out;
   };
 
   // Loading indicators: content is still on its way while one shows.

@@ -239,6 +239,12 @@ impl Profile {
             ("expanders", &b.expanders),
             ("never_click", &b.never_click),
             ("repeatable", &b.repeatable),
+            ("comment_areas", &b.comment_areas),
+            ("count_expanders", &b.count_expanders),
+            ("not_expanders", &b.not_expanders),
+            ("comment_page_texts", &b.comment_page_texts),
+            ("page_link_texts", &b.page_link_texts),
+            ("comment_page_urls", &b.comment_page_urls),
             ("url_patterns", &self.url_patterns),
             ("logged_out.texts", &self.logged_out.texts),
             (
@@ -440,6 +446,17 @@ mod tests {
         assert!(all.get("mastodon").is_ok());
         let origin = all.all().find(|(p, _)| p.name == "mastodon").unwrap().1;
         assert!(origin.ends_with("mastodon.toml"));
+    }
+
+    #[test]
+    fn generic_and_blog_find_by_meaning_platforms_do_not() {
+        let all = Profiles::load(None).unwrap();
+        for (p, _) in all.all() {
+            let own = ["generic", "blog"].contains(&p.name.as_str());
+            assert_eq!(p.behaviour.expand_by_meaning, own, "{}", p.name);
+            assert_eq!(p.pagination.max_pages > 1, own, "{}", p.name);
+            assert!(!p.behaviour.comment_page_texts.is_empty(), "{}", p.name);
+        }
     }
 
     #[test]

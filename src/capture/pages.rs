@@ -1,10 +1,13 @@
-//! Further pages of the same content (profiles with `[pagination]`): a blog
-//! post's older comment pages, each loaded, passed, and captured as
+//! Further pages of the same content (profiles whose `pagination.max_pages`
+//! is above 1): a blog post's older comment pages, found by the profile's
+//! `pagination.next` links and by meaning, each loaded through the checked
+//! page path, passed, and captured as
 //! `screenshot-pN.png` and `text-pN.txt`, its items joining the snapshot's.
 
 use super::step::{Failed, Step};
 use super::Produced;
 use crate::behaviour::items::Collector;
+use crate::behaviour::{Behaviour, KIT_JS};
 use crate::browser::{eval, BrowserError};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -24,7 +27,7 @@ impl Step<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Option<String>, Failed> {
         let p = &self.profile.pagination;
-        if p.next.is_empty() || p.max_pages <= 1 {
+        if p.max_pages <= 1 {
             return Ok(None);
         }
         let links = || next_links(self.page, &p.next, channel_url);
@@ -93,24 +96,32 @@ impl Step<'_> {
     }
 }
 
-/// Links to further pages of the same content, same host only, absolute.
+/// Links to further pages of the same content, same host only, absolute:
+/// those `selector` names, and those the kit finds by meaning (comment
+/// pagination by its link text or URL shape, see `B.commentPages` in
+/// `kit.js`), with the patterns of the profile whose pass ran on the page,
+/// else the generic ones.
 async fn next_links(
     page: &chromiumoxide::Page,
     selector: &str,
     base: &url::Url,
 ) -> Result<Vec<String>, BrowserError> {
+    let fallback = serde_json::to_string(&Behaviour::generic()).unwrap_or_else(|_| "{}".into());
+    let selector = serde_json::to_string(selector).unwrap_or_else(|_| "''".into());
     let js = format!(
-        "(() => {{ try {{ return [...document.querySelectorAll({})].map(a => a.href).filter(Boolean); }} catch (e) {{ return []; }} }})()",
-        serde_json::to_string(selector).unwrap_or_else(|_| "''".into())
+        "(() => {{ if (!window.__bevara) {{ {KIT_JS} }} return __bevara.commentPages({selector}, {fallback}); }})()"
     );
     let links: Vec<String> = eval(page, &js, Duration::from_secs(10)).await?;
-    Ok(links
-        .into_iter()
-        .filter_map(|l| url::Url::parse(&l).ok())
-        .filter(|u| u.host_str() == base.host_str() && matches!(u.scheme(), "http" | "https"))
-        .map(|mut u| {
-            u.set_fragment(None);
-            u.to_string()
-        })
-        .collect())
+    let mut out: Vec<String> = Vec::new();
+    for mut u in links.iter().filter_map(|l| url::Url::parse(l).ok()) {
+        if u.host_str() != base.host_str() || !matches!(u.scheme(), "http" | "https") {
+            continue;
+        }
+        u.set_fragment(None);
+        let u = u.to_string();
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    }
+    Ok(out)
 }

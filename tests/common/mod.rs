@@ -2,7 +2,7 @@
 //! installation in a temporary directory.
 #![allow(dead_code)]
 
-use axum::extract::Path as UrlPath;
+use axum::extract::{Path as UrlPath, RawQuery};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -100,6 +100,58 @@ async fn variable_file(UrlPath(name): UrlPath<String>) -> Response {
     static_file(UrlPath(name)).await
 }
 
+/// A post of a classic WordPress theme whose 12 comments run over three
+/// pages chosen by `?cpage=N` (the newest, 3, at the post's own address),
+/// linked only by "«", "»" and page numbers in its comment navigation. The
+/// article's own "Nästa" link to `?page=2` is the next page of the article,
+/// not of its comments.
+fn classic_post(query: Option<String>) -> Html<String> {
+    let q = query.unwrap_or_default();
+    let arg = |k: &str| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('=')?.parse::<u32>().ok())
+    };
+    if arg("page").is_some() {
+        return Html(
+            "<!doctype html><title>Sida 2</title><p>Artikelns andra sida (TKCLART2)</p>".into(),
+        );
+    }
+    let page = arg("cpage").unwrap_or(3).clamp(1, 3);
+    let link = |n: u32| {
+        if n == 3 {
+            "./#comments".to_string()
+        } else {
+            format!("?cpage={n}#comments")
+        }
+    };
+    let mut nav = String::new();
+    if page > 1 {
+        nav += &format!(
+            "<a class=\"prev page-numbers\" href=\"{}\">«</a> ",
+            link(page - 1)
+        );
+    }
+    for n in 1..=3 {
+        nav += &if n == page {
+            format!("<span aria-current=\"page\" class=\"page-numbers current\">{n}</span> ")
+        } else {
+            format!("<a class=\"page-numbers\" href=\"{}\">{n}</a> ", link(n))
+        };
+    }
+    if page < 3 {
+        nav += &format!(
+            "<a class=\"next page-numbers\" href=\"{}\">»</a>",
+            link(page + 1)
+        );
+    }
+    let comments: String = (1..=4)
+        .map(|i| format!("<li id=\"comment-{page}{i}\" class=\"comment\"><article class=\"comment-body\"><b class=\"fn\">Läsare {i}</b><div class=\"comment-content\"><p>Synpunkt {i} på sidan {page} (TKCL{page}{i})</p></div><div class=\"reply\"><a class=\"comment-reply-link\" href=\"?replytocom={page}{i}#respond\">Svara</a></div></article></li>"))
+        .collect();
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>Parkeringen vid torget</title><article class=\"post\"><h1>Parkeringen vid torget</h1><p>Avgifterna ändras. (TKCLPOST)</p><p><a href=\"?page=2\">Nästa</a></p></article><div id=\"comments\" class=\"comments-area\"><h2 class=\"comments-title\">12 svar till ”Parkeringen vid torget”</h2><ol class=\"comment-list\">{comments}</ol><nav class=\"navigation comment-navigation\" aria-label=\"Kommentarer\"><div class=\"nav-links\">{nav}</div></nav></div>"
+    ))
+}
+
 /// A login wall as Facebook shows it to visitors without a session.
 const LOGIN_WALL: &str = "<!doctype html><meta charset=utf-8><title>Facebook</title><h1>Du måste logga in för att fortsätta.</h1><form><input name=email><button>Logga in</button></form>";
 
@@ -122,6 +174,10 @@ pub fn fixture_router() -> Router {
             }),
         )
         .route("/fixtures/{platform}/{*path}", get(platform_file))
+        .route(
+            "/classic/parkeringen/",
+            get(|RawQuery(q): RawQuery| async move { classic_post(q) }),
+        )
         .route("/tall/{h}", get(|UrlPath(h): UrlPath<u64>| async move { Html(bevara::bench::tall_page_html(h)) }))
         .route("/endless", get(|| async { Html(ENDLESS) }))
         // Accepts the connection and never answers.
