@@ -645,6 +645,7 @@ async fn run_in_context(
         requested_at,
         &profile.name,
     );
+    finish::whole_text(&produced, &items_doc.items).map_err(|e| fail("text", e))?;
     let items_artifact =
         finish::write_json(work, "items.json", &items_doc).map_err(|e| fail("items", e))?;
     produced.push(items_artifact);

@@ -25,6 +25,8 @@ struct Row {
     in_items: usize,
     kinds_right: usize,
     in_screenshot: usize,
+    /// In `text.txt`, which holds the whole capture's text.
+    in_text: usize,
     /// Tokens OCR did not read back, for a look at the screenshots.
     unread: Vec<String>,
 }
@@ -61,13 +63,22 @@ async fn run(
         in_items: 0,
         kinds_right: 0,
         in_screenshot: 0,
+        in_text: 0,
         unread: Vec::new(),
     };
+    let whole = outcome
+        .manifest
+        .artifacts
+        .iter()
+        .find(|a| a.name == "text.txt")
+        .map(|a| std::fs::read_to_string(bevara.store().local_path(&a.key).unwrap()).unwrap())
+        .unwrap_or_default();
     for (token, kind) in &tokens {
         if let Some(item) = items.iter().find(|i| i.text.contains(token.as_str())) {
             row.in_items += 1;
             row.kinds_right += usize::from(&item.kind == kind);
         }
+        row.in_text += usize::from(whole.contains(token.as_str()));
         if text.contains(&common::ocr_norm(token)) {
             row.in_screenshot += 1;
         } else {
@@ -125,22 +136,23 @@ async fn platform_fixtures_table() {
         )
         .await,
     ];
-    println!("fixture     expected  in_items  kind_right  in_screenshot(OCR)");
+    println!("fixture     expected  in_items  kind_right  in_text  in_screenshot(OCR)");
     for r in &rows {
         println!(
-            "{:<10}  {:>8}  {:>8}  {:>10}  {:>18}",
-            r.name, r.expected, r.in_items, r.kinds_right, r.in_screenshot
+            "{:<10}  {:>8}  {:>8}  {:>10}  {:>7}  {:>18}",
+            r.name, r.expected, r.in_items, r.kinds_right, r.in_text, r.in_screenshot
         );
     }
     for r in rows.iter().filter(|r| !r.unread.is_empty()) {
         println!("{}: not read back by OCR: {}", r.name, r.unread.join(" "));
     }
-    // Every item, of the right kind, on every fixture.
+    // Every item, of the right kind, on every fixture, and every token in
+    // text.txt (virtualized feeds, opened posts and further pages included).
     for r in &rows {
         assert_eq!(
-            (r.in_items, r.kinds_right),
-            (r.expected, r.expected),
-            "{}",
+            (r.in_items, r.kinds_right, r.in_text),
+            (r.expected, r.expected, r.expected),
+            "{}: items, kinds right, in text.txt",
             r.name
         );
     }

@@ -325,10 +325,14 @@
   B.kinds = new Map();
   B.watch = [];
   B.grewBy = new WeakMap();
+  // Clicks in a row that added nothing, per control.
+  B.misses = new WeakMap();
   const review = () => {
     for (const w of B.watch) {
       const g = grew(w.before);
       B.grewBy.set(w.el, g);
+      B.misses.set(w.el, g ? 0 : (B.misses.get(w.el) || 0) + 1);
+      if (!w.kind) continue;
       if (w.trial) B.kinds.set(w.kind, { ...B.kinds.get(w.kind), good: g });
       else if (g && B.kinds.get(w.kind)) B.kinds.get(w.kind).good = true;
     }
@@ -397,6 +401,12 @@
           continue;
         }
         B.watch.push({ el, kind: why.kind, before: measure(why.area) });
+      } else {
+        // A listed "load more" that added nothing twice in a row is dead
+        // (or only navigates, which is stopped): no more clicks on it.
+        if ((B.misses.get(el) || 0) >= 2) continue;
+        const area = el.closest('section, article, [role="feed"], [role="main"], main') || document.body || document.documentElement;
+        B.watch.push({ el, kind: null, before: measure(area) });
       }
       if (sweep) el.scrollIntoView({ block: 'center', behavior: 'instant' });
       B.clicks.set(el, { n: seen.n + 1, at: now });
@@ -752,6 +762,8 @@
     return seen.size;
   };
 
+  // How long a wait for a change lasts when nothing at all happens.
+  const idleMs = 1200;
   B.settle = (since, quietMs, maxMs, needChange) =>
     new Promise((resolve) => {
       const t0 = performance.now();
@@ -761,6 +773,10 @@
         const pending = busy(t0 - 1000);
         if ((changed || !needChange) && now - B.lastMutation >= quietMs && !pending)
           return resolve({ changed, waited: now - t0 });
+        // Nothing moved and nothing was asked of the server: nothing is
+        // coming, so the wait ends without running to its bound.
+        if (needChange && !changed && !pending && now - t0 >= idleMs)
+          return resolve({ changed, waited: now - t0, idle: true });
         if (now - t0 >= maxMs) return resolve({ changed, waited: now - t0, timed_out: true });
         setTimeout(tick, 40);
       };

@@ -189,3 +189,65 @@ async fn store_all(
     }
     Ok(())
 }
+
+/// Makes `text.txt` the text of everything the capture passed, in page
+/// order: the page's text at the end, then the items seen during the pass
+/// that the page no longer held (a virtualized feed drops what scrolled
+/// away), then each opened post and each further page, under its URL.
+pub(super) fn whole_text(produced: &[Produced], items: &[Item]) -> Result<(), String> {
+    let Some(main) = produced.iter().find(|p| p.name == "text.txt") else {
+        return Ok(());
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    let mut text = read(&main.path)?;
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let further: Vec<&Produced> = produced
+        .iter()
+        .filter(|p| p.name.ends_with(".txt") && p.name != "text.txt")
+        .collect();
+    let mut shown = squash(&text);
+    for p in &further {
+        shown.push(' ');
+        shown.push_str(&squash(&read(&p.path)?));
+    }
+    let gone: Vec<&Item> = items
+        .iter()
+        .filter(|i| !i.text.trim().is_empty() && !shown.contains(&squash(&i.text)))
+        .collect();
+    if gone.is_empty() && further.is_empty() {
+        return Ok(());
+    }
+    if !gone.is_empty() {
+        text.push_str(&format!(
+            "\n\n--- {} item(s) seen during the pass that the page no longer held at the end ---\n",
+            gone.len()
+        ));
+        for i in gone {
+            let who = i.author.as_deref().unwrap_or("");
+            text.push_str(&format!("\n[{}] {who}\n{}\n", i.kind, i.text.trim()));
+        }
+    }
+    // Posts (post-NNN.txt) come before further pages (text-pN.txt): both
+    // were written in page order, and each starts with its URL.
+    let mut further = further;
+    further.sort_by_key(|p| {
+        (
+            !p.name.starts_with("post-"),
+            page_number(&p.name),
+            p.name.clone(),
+        )
+    });
+    for p in further {
+        text.push_str(&format!("\n\n--- {} ---\n", p.name));
+        text.push_str(&read(&p.path)?);
+    }
+    std::fs::write(&main.path, text).map_err(|e| format!("{}: {e}", main.path.display()))
+}
+
+/// N of `text-pN.txt`, for ordering pages 2, 3, … 10 by number.
+fn page_number(name: &str) -> u32 {
+    name.trim_start_matches("text-p")
+        .trim_end_matches(".txt")
+        .parse()
+        .unwrap_or(0)
+}
