@@ -762,9 +762,10 @@
     return seen.size;
   };
 
-  // How long a wait for a change lasts when nothing at all happens.
-  const idleMs = 1200;
-  B.settle = (since, quietMs, maxMs, needChange) =>
+  // `idleMs` (after clicks): how long a wait for a change lasts when
+  // nothing at all happens; 0 waits to the bound (the end of a feed, where
+  // lazy loading may take its time).
+  B.settle = (since, quietMs, maxMs, needChange, idleMs = 0) =>
     new Promise((resolve) => {
       const t0 = performance.now();
       const tick = () => {
@@ -775,7 +776,7 @@
           return resolve({ changed, waited: now - t0 });
         // Nothing moved and nothing was asked of the server: nothing is
         // coming, so the wait ends without running to its bound.
-        if (needChange && !changed && !pending && now - t0 >= idleMs)
+        if (idleMs > 0 && needChange && !changed && !pending && now - t0 >= idleMs)
           return resolve({ changed, waited: now - t0, idle: true });
         if (now - t0 >= maxMs) return resolve({ changed, waited: now - t0, timed_out: true });
         setTimeout(tick, 40);

@@ -174,6 +174,9 @@ struct Settled {
 }
 
 const CALL: Duration = Duration::from_secs(20);
+/// After clicks that changed nothing and started no request, how long to
+/// wait before taking it that nothing is coming.
+const CLICK_IDLE_MS: u64 = 1200;
 /// Small moves per paced scroll step.
 const SMOOTH_MOVES: u32 = 8;
 
@@ -247,9 +250,32 @@ impl<'a> Driver<'a> {
         max: u64,
         need_change: bool,
     ) -> Result<bool, BrowserError> {
+        self.settle_idle(since, quiet, max, need_change, 0).await
+    }
+
+    /// The wait after clicks: it ends after `CLICK_IDLE_MS` when nothing
+    /// moved and the page asked nothing of its server.
+    async fn settle_after_clicks(
+        &self,
+        since: u64,
+        quiet: u64,
+        max: u64,
+    ) -> Result<bool, BrowserError> {
+        self.settle_idle(since, quiet, max, true, CLICK_IDLE_MS)
+            .await
+    }
+
+    async fn settle_idle(
+        &self,
+        since: u64,
+        quiet: u64,
+        max: u64,
+        need_change: bool,
+        idle: u64,
+    ) -> Result<bool, BrowserError> {
         let s: Settled = self
             .call(
-                &format!("__bevara.settle({since}, {quiet}, {max}, {need_change})"),
+                &format!("__bevara.settle({since}, {quiet}, {max}, {need_change}, {idle})"),
                 Duration::from_millis(max) + CALL,
             )
             .await?;
@@ -465,7 +491,7 @@ pub(super) async fn drive(
         let left = budget.max_clicks - report.expanders_clicked;
         if driver.expand(false, left, report).await? > 0 {
             driver
-                .settle(st.mutations, quiet, behaviour.expander_wait_ms, true)
+                .settle_after_clicks(st.mutations, quiet, behaviour.expander_wait_ms)
                 .await?;
             if let Some(p) = pacing {
                 tokio::time::sleep(p.dwell).await;
@@ -525,7 +551,7 @@ pub(super) async fn drive(
         let left = budget.max_clicks - report.expanders_clicked;
         if driver.expand(true, left, report).await? > 0 {
             driver
-                .settle(before, quiet, behaviour.expander_wait_ms, true)
+                .settle_after_clicks(before, quiet, behaviour.expander_wait_ms)
                 .await?;
             at_end_checks = 0;
             continue;
