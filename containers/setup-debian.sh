@@ -9,7 +9,7 @@
 # start a throwaway one with this package's initdb and pg_ctl.
 set -euo pipefail
 
-packages=(chromium ffmpeg tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql)
+packages=(chromium ffmpeg poppler-utils tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

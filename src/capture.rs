@@ -13,6 +13,7 @@ mod load;
 pub mod manifest;
 mod options;
 mod pages;
+mod pdf;
 mod posts;
 pub mod recording;
 pub mod screenshot;
@@ -445,6 +446,7 @@ async fn run_in_context(
     let c = &settings.capture;
     let budget = PassBudget {
         max_duration: deadline.pass_left(),
+        deadline: Some(deadline.total()),
         max_height: c.max_page_height,
         max_clicks: c.max_expander_clicks,
         max_scroll_steps: c.max_scroll_steps,
@@ -645,7 +647,24 @@ async fn run_in_context(
         requested_at,
         &profile.name,
     );
-    finish::whole_text(&produced, &items_doc.items).map_err(|e| fail("text", e))?;
+    let dom_lacks = finish::whole_text(&produced, &items_doc.items).map_err(|e| fail("text", e))?;
+    if settings.capture.pdf && (dom_lacks || settings.capture.pdf_from == "screenshots") {
+        // A print of the DOM misses what scrolled away, the dialogs and the
+        // further pages: the PDF is made from the screenshots.
+        phase("pdf from screenshots");
+        let path = work.join("page.pdf");
+        pdf_from_screenshots(&produced, &path)
+            .await
+            .map_err(|e| fail("PDF", e))?;
+        if !produced.iter().any(|p| p.name == "page.pdf") {
+            produced.push(Produced {
+                name: "page.pdf".into(),
+                media_type: "application/pdf",
+                path,
+                size: None,
+            });
+        }
+    }
     let items_artifact =
         finish::write_json(work, "items.json", &items_doc).map_err(|e| fail("items", e))?;
     produced.push(items_artifact);
@@ -748,6 +767,55 @@ async fn run_in_context(
             .local_path(&stored.key)
             .and_then(|p| p.parent().map(Path::to_path_buf)),
     })
+}
+
+/// Writes `out` (`page.pdf`) from the screenshots in page order (the page, its
+/// opened posts, its further pages) with `text.txt` as the text layer.
+async fn pdf_from_screenshots(produced: &[Produced], out: &Path) -> Result<(), String> {
+    let text = produced
+        .iter()
+        .find(|p| p.name == "text.txt")
+        .map(|p| std::fs::read_to_string(&p.path).unwrap_or_default())
+        .unwrap_or_default();
+    let mut shots: Vec<&Produced> = produced
+        .iter()
+        .filter(|p| {
+            p.name.ends_with(".png")
+                && (p.name == "screenshot.png"
+                    || p.name.starts_with("post-")
+                    || p.name.starts_with("screenshot-p"))
+        })
+        .collect();
+    let page_no = |n: &str| -> u32 {
+        n.trim_start_matches("screenshot-p")
+            .trim_end_matches(".png")
+            .parse()
+            .unwrap_or(0)
+    };
+    shots.sort_by_key(|p| {
+        (
+            if p.name == "screenshot.png" {
+                0
+            } else if p.name.starts_with("post-") {
+                1
+            } else {
+                2
+            },
+            page_no(&p.name),
+            p.name.clone(),
+        )
+    });
+    let pngs: Vec<PathBuf> = shots.iter().map(|p| p.path.clone()).collect();
+    let out = out.to_path_buf();
+    let stats = tokio::task::spawn_blocking(move || pdf::from_screenshots(&pngs, &text, &out))
+        .await
+        .map_err(|e| e.to_string())??;
+    tracing::info!(
+        pages = stats.pages,
+        lines = stats.text_lines,
+        "PDF made from the screenshots"
+    );
+    Ok(())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {

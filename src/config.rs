@@ -232,8 +232,13 @@ pub struct CaptureSettings {
     pub tile_height: u32,
     /// Seconds each of screenshot, PDF and MHTML may take.
     pub artifact_timeout_secs: u64,
-    /// Write a PDF print of the page.
+    /// Write a PDF of the capture.
     pub pdf: bool,
+    /// What the PDF is made from: `screenshots` (every screenshot of the
+    /// capture, paged, with the whole text as a text layer: what the
+    /// screenshots hold) or `print` (Chromium's print of the final DOM, with
+    /// vector text; used only when the DOM still holds everything).
+    pub pdf_from: String,
     /// Write an MHTML snapshot of the DOM.
     pub mhtml: bool,
 }
@@ -285,6 +290,7 @@ impl Default for CaptureSettings {
             tile_height: 16_384,
             artifact_timeout_secs: 300,
             pdf: true,
+            pdf_from: "screenshots".into(),
             mhtml: true,
         }
     }
@@ -536,6 +542,12 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "timeouts must be at least 1 second".into(),
             ));
+        }
+        if !matches!(c.pdf_from.as_str(), "screenshots" | "print") {
+            return Err(ConfigError::Invalid(format!(
+                "capture.pdf_from must be screenshots or print, not {:?}",
+                c.pdf_from
+            )));
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ async fn generic_pass_expands_every_comment_and_reply_without_leaving_the_page()
         .unwrap();
     let budget = PassBudget {
         max_duration: Duration::from_secs(120),
+        deadline: None,
         max_height: 300_000,
         max_clicks: 1000,
         max_scroll_steps: 1000,

@@ -27,6 +27,8 @@ struct Row {
     in_screenshot: usize,
     /// In `text.txt`, which holds the whole capture's text.
     in_text: usize,
+    /// In the PDF's text (`pdftotext`).
+    in_pdf: usize,
     /// Tokens OCR did not read back, for a look at the screenshots.
     unread: Vec<String>,
 }
@@ -64,8 +66,23 @@ async fn run(
         kinds_right: 0,
         in_screenshot: 0,
         in_text: 0,
+        in_pdf: 0,
         unread: Vec::new(),
     };
+    let pdf = outcome
+        .manifest
+        .artifacts
+        .iter()
+        .find(|a| a.name == "page.pdf")
+        .map(|a| {
+            let out = std::process::Command::new("pdftotext")
+                .arg(bevara.store().local_path(&a.key).unwrap())
+                .arg("-")
+                .output()
+                .expect("pdftotext (poppler-utils) runs");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .unwrap_or_default();
     let whole = outcome
         .manifest
         .artifacts
@@ -79,6 +96,7 @@ async fn run(
             row.kinds_right += usize::from(&item.kind == kind);
         }
         row.in_text += usize::from(whole.contains(token.as_str()));
+        row.in_pdf += usize::from(pdf.contains(token.as_str()));
         if text.contains(&common::ocr_norm(token)) {
             row.in_screenshot += 1;
         } else {
@@ -136,11 +154,11 @@ async fn platform_fixtures_table() {
         )
         .await,
     ];
-    println!("fixture     expected  in_items  kind_right  in_text  in_screenshot(OCR)");
+    println!("fixture     expected  in_items  kind_right  in_text  in_pdf  in_screenshot(OCR)");
     for r in &rows {
         println!(
-            "{:<10}  {:>8}  {:>8}  {:>10}  {:>7}  {:>18}",
-            r.name, r.expected, r.in_items, r.kinds_right, r.in_text, r.in_screenshot
+            "{:<10}  {:>8}  {:>8}  {:>10}  {:>7}  {:>6}  {:>18}",
+            r.name, r.expected, r.in_items, r.kinds_right, r.in_text, r.in_pdf, r.in_screenshot
         );
     }
     for r in rows.iter().filter(|r| !r.unread.is_empty()) {
@@ -150,9 +168,9 @@ async fn platform_fixtures_table() {
     // text.txt (virtualized feeds, opened posts and further pages included).
     for r in &rows {
         assert_eq!(
-            (r.in_items, r.kinds_right, r.in_text),
-            (r.expected, r.expected, r.expected),
-            "{}: items, kinds right, in text.txt",
+            (r.in_items, r.kinds_right, r.in_text, r.in_pdf),
+            (r.expected, r.expected, r.expected, r.expected),
+            "{}: items, kinds right, in text.txt, in the PDF",
             r.name
         );
     }

@@ -462,6 +462,7 @@ async fn bench_recording_cost() {
     // 2. The real behaviour pass on the feed fixture, without and with recording.
     let budget = PassBudget {
         max_duration: Duration::from_secs(120),
+        deadline: None,
         max_height: 300_000,
         max_clicks: 1000,
         max_scroll_steps: 1000,

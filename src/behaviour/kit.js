@@ -342,7 +342,10 @@
   // Clicks every visible expander, near the viewport or (sweep) anywhere.
   // An element is clicked again only after `reclick_ms` and at most
   // `max_per_element` times, so toggles and dead buttons cannot loop forever.
-  B.expand = (cfg, sweep, limit) => {
+  // `everywhere`: the whole page in one round without scrolling to each
+  // control, so expanders below and above the viewport open in parallel
+  // instead of one viewport per round.
+  B.expand = (cfg, sweep, limit, everywhere = false) => {
     B.cfg = cfg;
     review();
     const res = compile(cfg.expanders);
@@ -383,7 +386,7 @@
       if (!el.isConnected) continue;
       const text = label(el);
       const r = el.getBoundingClientRect();
-      if (!sweep && (r.bottom < top || r.top > bottom)) continue;
+      if (!sweep && !everywhere && (r.bottom < top || r.top > bottom)) continue;
       const seen = B.clicks.get(el) || { n: 0, at: -1e9 };
       if (seen.n >= cfg.max_per_element || now - seen.at < cfg.reclick_ms) continue;
       const why = meant.get(el);

@@ -14,6 +14,9 @@ use tokio::sync::watch;
 #[derive(Debug, Clone)]
 pub struct PassBudget {
     pub max_duration: Duration,
+    /// The whole capture's deadline the duration is a share of, named in
+    /// warnings (`None`: the duration itself).
+    pub deadline: Option<Duration>,
     pub max_height: u64,
     pub max_clicks: u64,
     pub max_scroll_steps: u64,
@@ -29,7 +32,10 @@ impl PassBudget {
         steps: u64,
     ) -> Option<String> {
         if elapsed >= self.max_duration {
-            Some(format!("duration ({} s)", self.max_duration.as_secs()))
+            Some(format!(
+                "duration ({} s)",
+                self.deadline.unwrap_or(self.max_duration).as_secs()
+            ))
         } else if height >= self.max_height {
             Some(format!("page height ({} px)", self.max_height))
         } else if clicks >= self.max_clicks {
@@ -322,7 +328,10 @@ impl<'a> Driver<'a> {
     ) -> Result<u64, BrowserError> {
         let labels: Vec<String> = self
             .call(
-                &format!("__bevara.expand({}, {sweep}, {limit})", self.cfg),
+                // Every visible expander of the page in each round: chains
+                // (more comments, then their replies) then take one round
+                // per link of the chain, not one per link and viewport.
+                &format!("__bevara.expand({}, {sweep}, {limit}, true)", self.cfg),
                 CALL,
             )
             .await?;
@@ -452,6 +461,7 @@ pub(super) async fn drive(
     driver.collect(report).await?;
 
     let mut at_end_checks = 0u32;
+    let mut last_dwell_y: Option<f64> = None;
     let quiet = behaviour.quiet_ms;
     loop {
         let st = driver.state().await?;
@@ -493,8 +503,11 @@ pub(super) async fn drive(
             driver
                 .settle_after_clicks(st.mutations, quiet, behaviour.expander_wait_ms)
                 .await?;
-            if let Some(p) = pacing {
+            // A viewer is shown what opened once per place on the page,
+            // not after every round of clicks.
+            if let (Some(p), true) = (pacing, last_dwell_y != Some(st.scroll_y)) {
                 tokio::time::sleep(p.dwell).await;
+                last_dwell_y = Some(st.scroll_y);
             }
             driver.clear_dialogs(report).await?;
             driver.menus(report).await?;

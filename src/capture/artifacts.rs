@@ -120,7 +120,9 @@ impl Step<'_> {
             size: None,
         });
 
-        if c.pdf {
+        // Printed only when asked for; by default the PDF is made from the
+        // screenshots once they are all taken.
+        if c.pdf && c.pdf_from == "print" {
             self.phase("pdf");
             let params = PrintToPdfParams {
                 print_background: Some(true),

@@ -194,9 +194,12 @@ async fn store_all(
 /// order: the page's text at the end, then the items seen during the pass
 /// that the page no longer held (a virtualized feed drops what scrolled
 /// away), then each opened post and each further page, under its URL.
-pub(super) fn whole_text(produced: &[Produced], items: &[Item]) -> Result<(), String> {
+///
+/// Returns whether the page's final DOM lacked some of it: then a print of
+/// the DOM would too.
+pub(super) fn whole_text(produced: &[Produced], items: &[Item]) -> Result<bool, String> {
     let Some(main) = produced.iter().find(|p| p.name == "text.txt") else {
-        return Ok(());
+        return Ok(false);
     };
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
     let mut text = read(&main.path)?;
@@ -215,7 +218,7 @@ pub(super) fn whole_text(produced: &[Produced], items: &[Item]) -> Result<(), St
         .filter(|i| !i.text.trim().is_empty() && !shown.contains(&squash(&i.text)))
         .collect();
     if gone.is_empty() && further.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     if !gone.is_empty() {
         text.push_str(&format!(
@@ -241,7 +244,8 @@ pub(super) fn whole_text(produced: &[Produced], items: &[Item]) -> Result<(), St
         text.push_str(&format!("\n\n--- {} ---\n", p.name));
         text.push_str(&read(&p.path)?);
     }
-    std::fs::write(&main.path, text).map_err(|e| format!("{}: {e}", main.path.display()))
+    std::fs::write(&main.path, text).map_err(|e| format!("{}: {e}", main.path.display()))?;
+    Ok(true)
 }
 
 /// N of `text-pN.txt`, for ordering pages 2, 3, … 10 by number.

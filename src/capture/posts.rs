@@ -27,6 +27,7 @@ impl Step<'_> {
         }
         Ok(PassBudget {
             max_duration: self.deadline.pass_left(),
+            deadline: Some(self.deadline.total()),
             max_height: b.max_height,
             max_clicks: b.max_clicks - report.expanders_clicked,
             max_scroll_steps: b.max_scroll_steps - report.scroll_steps,
