@@ -7,9 +7,10 @@
 # postgresql: the Postgres tests use the server named by BEVARA_TEST_DATABASE_URL
 # or the one on 127.0.0.1:5432 (user postgres, trust auth); without either they
 # start a throwaway one with this package's initdb and pg_ctl.
+# poppler-utils: `bevara bench capture` reads the PDF's text with pdftotext.
 set -euo pipefail
 
-packages=(chromium ffmpeg tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql)
+packages=(chromium ffmpeg tesseract-ocr tesseract-ocr-eng poppler-utils fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
