@@ -27,6 +27,8 @@ pub struct CaptureBench {
     pub runs: usize,
     /// The big feed's latency on every fetch.
     pub latency: Duration,
+    /// When set, the big feed changes its DOM this often, all the time.
+    pub tick: Option<Duration>,
 }
 
 /// One capture's figures.
@@ -36,6 +38,7 @@ pub struct CaptureRun {
     pub wall_secs: f64,
     /// Seconds per phase of the capture's progress, in the order they came.
     pub phases: Vec<(&'static str, f64)>,
+    pub turns: PassTurns,
     /// The pass's own time (the manifest's `behaviour.duration_ms`).
     pub pass_secs: f64,
     pub scroll_steps: u64,
@@ -63,6 +66,7 @@ pub struct CaptureBenchReport {
     pub url: String,
     pub fixture: Option<bigfeed::FeedCounts>,
     pub latency: Duration,
+    pub tick: Option<Duration>,
     pub runs: Vec<CaptureRun>,
 }
 
@@ -77,22 +81,85 @@ fn phase_name(p: &'static str) -> &'static str {
     }
 }
 
-/// Records each phase change with the time it came.
-fn watch_phases(
-    mut rx: watch::Receiver<Progress>,
-) -> tokio::task::JoinHandle<Vec<(&'static str, Instant)>> {
+/// One progress report as it came.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    at: Instant,
+    phase: &'static str,
+    steps: u64,
+    expanders: u64,
+}
+
+/// Records every progress report with the time it came: the pass sends one
+/// at the top of each turn of its loop.
+fn watch_progress(mut rx: watch::Receiver<Progress>) -> tokio::task::JoinHandle<Vec<Sample>> {
     tokio::spawn(async move {
-        let mut seen = vec![("", Instant::now())];
+        let mut seen = vec![Sample {
+            at: Instant::now(),
+            phase: "",
+            steps: 0,
+            expanders: 0,
+        }];
         loop {
-            let phase = rx.borrow_and_update().phase;
-            if seen.last().map(|(p, _)| *p) != Some(phase) {
-                seen.push((phase, Instant::now()));
-            }
+            let p = rx.borrow_and_update().clone();
+            seen.push(Sample {
+                at: Instant::now(),
+                phase: p.phase,
+                steps: p.steps,
+                expanders: p.expanders,
+            });
             if rx.changed().await.is_err() {
                 return seen;
             }
         }
     })
+}
+
+/// The phase changes among the samples.
+fn phase_marks(samples: &[Sample]) -> Vec<(&'static str, Instant)> {
+    let mut marks: Vec<(&'static str, Instant)> = Vec::new();
+    for s in samples {
+        if marks.last().map(|(p, _)| *p) != Some(s.phase) {
+            marks.push((s.phase, s.at));
+        }
+    }
+    marks
+}
+
+/// Where the pass's turns went: each turn either clicked expanders (and
+/// waited for what they loaded), scrolled a step, or waited at the bottom
+/// for more to load.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct PassTurns {
+    pub expand_rounds: u64,
+    pub expand_secs: f64,
+    pub scroll_turns: u64,
+    pub scroll_secs: f64,
+    pub bottom_turns: u64,
+    pub bottom_secs: f64,
+}
+
+/// Classifies each turn of the pass by what changed by the next report.
+fn pass_turns(samples: &[Sample]) -> PassTurns {
+    let mut t = PassTurns::default();
+    for w in samples.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if a.phase != "scroll and expand" {
+            continue;
+        }
+        let secs = b.at.saturating_duration_since(a.at).as_secs_f64();
+        if b.expanders > a.expanders {
+            t.expand_rounds += 1;
+            t.expand_secs += secs;
+        } else if b.steps > a.steps {
+            t.scroll_turns += 1;
+            t.scroll_secs += secs;
+        } else {
+            t.bottom_turns += 1;
+            t.bottom_secs += secs;
+        }
+    }
+    t
 }
 
 /// Seconds per phase name, summed over its spells, in first-seen order.
@@ -220,8 +287,12 @@ pub async fn run(
             let router = bigfeed::bigfeed_router_counted(bench.latency, traffic.clone());
             let (addr, task) = crate::demo::serve(router).await?;
             server = Some(task);
+            let query = bench
+                .tick
+                .map(|t| format!("?tick={}", t.as_millis()))
+                .unwrap_or_default();
             (
-                format!("http://{addr}{}", bigfeed::PATH),
+                format!("http://{addr}{}{query}", bigfeed::PATH),
                 Some(bigfeed::counts()),
             )
         }
@@ -271,6 +342,7 @@ pub async fn run(
         url,
         fixture,
         latency: bench.latency,
+        tick: bench.tick,
         runs,
     })
 }
@@ -291,7 +363,7 @@ async fn one(
     };
     let (_cancel_tx, cancel) = watch::channel(None);
     let (tx, rx) = watch::channel(Progress::default());
-    let phases = watch_phases(rx);
+    let progress = watch_progress(rx);
     let sampler = chromium_pid.map(spawn_tree_sampler);
     super::reset_peak_rss();
     let cpu_before = super::cpu_secs("self");
@@ -301,7 +373,7 @@ async fn one(
     let bevara_cpu_secs = super::cpu_secs("self") - cpu_before;
     let bevara_peak_rss = super::peak_rss();
     drop(tx);
-    let marks = phases.await?;
+    let samples = progress.await?;
     let (chromium_peak_rss, chromium_cpu_secs) = match sampler {
         Some((stop, task)) => {
             let _ = stop.send(());
@@ -340,7 +412,8 @@ async fn one(
     Ok(CaptureRun {
         record,
         wall_secs: end.duration_since(started).as_secs_f64(),
-        phases: phase_times(&marks, end),
+        phases: phase_times(&phase_marks(&samples), end),
+        turns: pass_turns(&samples),
         pass_secs: m.behaviour.duration_ms as f64 / 1000.0,
         scroll_steps: m.behaviour.scroll_steps,
         expanders: m.behaviour.expanders_clicked,
@@ -364,7 +437,7 @@ pub fn format(r: &CaptureBenchReport) -> String {
     match &r.fixture {
         Some(k) => out.push_str(&format!(
             "big feed at {}: {} posts, {} comments, {} replies ({} items) behind {} expanders \
-             ({} visa mer, {} visa fler kommentarer, {} visa N svar); {} ms latency on every fetch\n",
+             ({} visa mer, {} visa fler kommentarer, {} visa N svar); {} ms latency on every fetch{}\n",
             r.url,
             k.posts,
             k.comments,
@@ -374,7 +447,11 @@ pub fn format(r: &CaptureBenchReport) -> String {
             k.see_more,
             k.more_comments,
             k.reply_threads,
-            r.latency.as_millis()
+            r.latency.as_millis(),
+            match r.tick {
+                Some(t) => format!("; the page changes every {} ms", t.as_millis()),
+                None => String::new(),
+            }
         )),
         None => out.push_str(&format!("{}\n", r.url)),
     }
@@ -428,6 +505,20 @@ fn format_run(i: usize, r: &CaptureRun) -> String {
         per(r.scroll_steps),
         r.expanders,
         per(r.expanders)
+    ));
+    let t = &r.turns;
+    let avg = |s: f64, n: u64| if n == 0 { 0.0 } else { s / n as f64 };
+    out.push_str(&format!(
+        "  turns: {} expander rounds {:.1} s ({:.2} s each, {:.1} clicks each), {} scroll steps {:.1} s ({:.2} s each), {} waits at the bottom {:.1} s\n",
+        t.expand_rounds,
+        t.expand_secs,
+        avg(t.expand_secs, t.expand_rounds),
+        avg(r.expanders as f64, t.expand_rounds),
+        t.scroll_turns,
+        t.scroll_secs,
+        avg(t.scroll_secs, t.scroll_turns),
+        t.bottom_turns,
+        t.bottom_secs
     ));
     let kinds: Vec<String> = r
         .expander_kinds
@@ -525,6 +616,34 @@ mod tests {
                 ("after the pass", 1.0),
             ]
         );
+    }
+
+    #[test]
+    fn pass_turns_are_told_apart_by_what_changed() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let at = |m: u64, phase, steps, expanders| Sample {
+            at: t + ms(m),
+            phase,
+            steps,
+            expanders,
+        };
+        let p = "scroll and expand";
+        let samples = [
+            at(0, "loading", 0, 0),
+            at(100, p, 0, 0),
+            at(700, p, 0, 3),
+            at(900, p, 1, 3),
+            at(3400, p, 1, 3),
+            at(3500, "expanded", 1, 3),
+        ];
+        let turns = pass_turns(&samples);
+        assert_eq!(
+            (turns.expand_rounds, turns.scroll_turns, turns.bottom_turns),
+            (1, 1, 2)
+        );
+        assert!((turns.expand_secs - 0.6).abs() < 1e-9);
+        assert!((turns.bottom_secs - 2.6).abs() < 1e-9);
     }
 
     #[test]

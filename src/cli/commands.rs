@@ -79,6 +79,10 @@ pub enum BenchCmd {
         /// The big feed's latency on every fetch, in ms.
         #[arg(long, default_value_t = 250)]
         latency_ms: u64,
+        /// Make the big feed change its DOM every MS ms (a notification count),
+        /// as a live platform's page does [default: never].
+        #[arg(long, value_name = "MS")]
+        tick_ms: Option<u64>,
         /// The channel's platform, which picks the profile [default: facebook
         /// for the big feed, web (by URL) for a URL].
         #[arg(long)]
@@ -515,6 +519,7 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
             record,
             runs,
             latency_ms,
+            tick_ms,
             platform,
         } => {
             let platform = platform.unwrap_or(if url.is_some() {
@@ -528,6 +533,7 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
                 record,
                 runs,
                 latency: Duration::from_millis(latency_ms),
+                tick: tick_ms.filter(|&t| t > 0).map(Duration::from_millis),
             };
             match bevara::bench::capture::run(settings, &bench).await {
                 Ok(r) => {

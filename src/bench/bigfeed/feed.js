@@ -9,6 +9,8 @@
 //   - "Visa fler kommentarer" shows a spinner, fetches the next five comments,
 //     then a new control if more remain
 //   - "Visa N svar" shows a spinner, fetches the replies, and is gone
+//   - with `?tick=MS` in the address, the header's notification count changes
+//     every MS ms, as a live platform's page never stops changing
 (function () {
   'use strict';
   var C = window.__bigfeedClasses;
@@ -228,4 +230,16 @@
   }
   document.body.appendChild(consent);
   loadPosts();
+
+  var tick = Number(new URLSearchParams(location.search).get('tick')) || 0;
+  if (tick > 0) {
+    var badge = h('span', { 'class': C.badge, role: 'status' }, ['0']);
+    document.querySelector('[role="banner"]').appendChild(badge);
+    var unread = 0;
+    setInterval(function () {
+      unread = (unread + 1) % 10;
+      badge.textContent = String(unread);
+      badge.setAttribute('aria-label', 'Aviseringar, ' + unread + ' olästa');
+    }, tick);
+  }
 })();

@@ -242,6 +242,7 @@ const ROLES: &[&str] = &[
     "consentButtons",
     "consentPrimary",
     "consentSecondary",
+    "badge",
 ];
 
 /// The style sheet with each `${role}` replaced by that role's first class.
