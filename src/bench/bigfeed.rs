@@ -11,7 +11,9 @@
 //! `facebook` profile relies on: `role=article` posts with comments and
 //! replies nested in them, `aria-label`s naming the author, `dir=auto`
 //! messages, permalinks with `posts/` and `comment_id=`, generated class
-//! names, Swedish labels and a cookie dialog at start.
+//! names, Swedish labels and a cookie dialog at start. With `?tick=MS` in
+//! its address the page changes its DOM every MS ms, as a live platform's
+//! page never stops changing.
 //!
 //! ```no_run
 //! # async fn f() -> std::io::Result<()> {
