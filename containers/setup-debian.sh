@@ -7,6 +7,7 @@
 # postgresql: the Postgres tests use the server named by BEVARA_TEST_DATABASE_URL
 # or the one on 127.0.0.1:5432 (user postgres, trust auth); without either they
 # start a throwaway one with this package's initdb and pg_ctl.
+# poppler-utils: `bevara bench capture` reads the PDF's text with pdftotext.
 set -euo pipefail
 
 packages=(chromium ffmpeg poppler-utils tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql)

@@ -1,6 +1,10 @@
 //! Benchmarks printed by `bevara bench`: wall time per phase and peak memory
-//! for full-page screenshots of tall generated pages.
+//! for full-page screenshots of tall generated pages, whole captures
+//! ([`capture`] on the [`bigfeed`]), the recording, opened posts, the egress
+//! guard and the queue.
 
+pub mod bigfeed;
+pub mod capture;
 pub mod guard;
 pub mod queue;
 
@@ -216,6 +220,14 @@ fn status_kb(path: &str, field: &str) -> u64 {
 
 /// Sum of the RSS of `root` and all its descendants, in bytes.
 fn tree_rss(root: u32) -> u64 {
+    tree_pids(root)
+        .iter()
+        .map(|p| status_kb(&format!("/proc/{p}/status"), "VmRSS:") * 1024)
+        .sum()
+}
+
+/// `root` and all its descendants.
+fn tree_pids(root: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
@@ -241,9 +253,23 @@ fn tree_rss(root: u32) -> u64 {
         tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
         i += 1;
     }
-    tree.iter()
-        .map(|p| status_kb(&format!("/proc/{p}/status"), "VmRSS:") * 1024)
-        .sum()
+    tree
+}
+
+/// CPU time (user + system) a process has used, in seconds; 0 when it is gone.
+fn cpu_secs(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // utime and stime: fields 14 and 15, the 12th and 13th after the command.
+            let rest = stat.rsplit_once(')')?.1;
+            let mut f = rest.split_whitespace().skip(11);
+            let u: f64 = f.next()?.parse().ok()?;
+            let s: f64 = f.next()?.parse().ok()?;
+            // /proc counts in USER_HZ, 100 a second on Linux.
+            Some((u + s) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 fn spawn_rss_sampler(

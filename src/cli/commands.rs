@@ -61,6 +61,33 @@ pub enum BenchCmd {
         #[arg(long)]
         tile_height: Option<u32>,
     },
+    /// One capture through the normal path: time per phase, per scroll step and
+    /// per expander, items, and (on the big feed) the tokens every artifact kept.
+    Capture {
+        /// The page to capture [default: the big feed, served on 127.0.0.1].
+        #[arg(conflicts_with = "fixture")]
+        url: Option<String>,
+        /// The generated page to serve when no URL is given.
+        #[arg(long, value_enum, default_value_t = Fixture::Bigfeed)]
+        fixture: Fixture,
+        /// Record the pass (paced for a viewer), as a channel with recording does.
+        #[arg(long)]
+        record: bool,
+        /// Captures to make, one after another.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// The big feed's latency on every fetch, in ms.
+        #[arg(long, default_value_t = 250)]
+        latency_ms: u64,
+        /// Make the big feed change its DOM every MS ms (a notification count),
+        /// as a live platform's page does [default: never].
+        #[arg(long, value_name = "MS")]
+        tick_ms: Option<u64>,
+        /// The channel's platform, which picks the profile [default: facebook
+        /// for the big feed, web (by URL) for a URL].
+        #[arg(long)]
+        platform: Option<bevara::Platform>,
+    },
     /// The sample channel captured at the same pacing without and with recording.
     Recording,
     /// An Instagram-like grid with every post's dialog opened: time per post, peak memory.
@@ -84,6 +111,13 @@ pub enum BenchCmd {
         #[arg(long)]
         postgres: Option<String>,
     },
+}
+
+/// Generated pages `bench capture` can serve.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Fixture {
+    /// 25 Facebook-like posts, 327 items behind 159 expanders, 250 ms per fetch.
+    Bigfeed,
 }
 
 async fn launch(settings: &Settings) -> Result<Browser, ExitCode> {
@@ -474,6 +508,36 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
             match bevara::bench::screenshot(settings, &heights, tile).await {
                 Ok(rows) => {
                     print!("{}", bevara::bench::format_table(&rows));
+                    ExitCode::Ok
+                }
+                Err(e) => fail(ExitCode::Failure, e),
+            }
+        }
+        BenchCmd::Capture {
+            url,
+            fixture: Fixture::Bigfeed,
+            record,
+            runs,
+            latency_ms,
+            tick_ms,
+            platform,
+        } => {
+            let platform = platform.unwrap_or(if url.is_some() {
+                bevara::Platform::Web
+            } else {
+                bevara::Platform::Facebook
+            });
+            let bench = bevara::bench::capture::CaptureBench {
+                url,
+                platform,
+                record,
+                runs,
+                latency: Duration::from_millis(latency_ms),
+                tick: tick_ms.filter(|&t| t > 0).map(Duration::from_millis),
+            };
+            match bevara::bench::capture::run(settings, &bench).await {
+                Ok(r) => {
+                    print!("{}", bevara::bench::capture::format(&r));
                     ExitCode::Ok
                 }
                 Err(e) => fail(ExitCode::Failure, e),
