@@ -494,6 +494,7 @@
   // page keeps open does not), and one that hangs counts for at most
   // `inflightMaxMs`, so it cannot hold a wait.
   B.inflight = new Map();
+  B.lastRequestEnd = -1e9;
   let requestSeq = 0;
   const inflightMaxMs = 4000;
   const track = () => {
@@ -501,6 +502,7 @@
     B.inflight.set(id, performance.now());
     return () => {
       B.inflight.delete(id);
+      B.lastRequestEnd = performance.now();
       B.lastMutation = Math.max(B.lastMutation, performance.now() - 1);
     };
   };
@@ -781,6 +783,12 @@
         // coming, so the wait ends without running to its bound.
         if (idleMs > 0 && needChange && !changed && !pending && now - t0 >= idleMs)
           return resolve({ changed, waited: now - t0, idle: true });
+        // A page that never stops changing (a live counter, a ticker) never
+        // gives `quietMs` of quiet: after clicks, once something changed and
+        // the requests they started are answered, `quietMs` after the last
+        // answer (and half the idle time in all) is enough.
+        if (idleMs > 0 && changed && !pending && now - t0 >= idleMs / 2 && now - B.lastRequestEnd >= quietMs)
+          return resolve({ changed, waited: now - t0, busy_page: true });
         if (now - t0 >= maxMs) return resolve({ changed, waited: now - t0, timed_out: true });
         setTimeout(tick, 40);
       };
