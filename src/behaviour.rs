@@ -21,8 +21,13 @@ pub use profile::{OpenEach, Profile, ProfileError, Profiles};
 
 use serde::{Deserialize, Serialize};
 
-/// The in-page kit, installed into each document before the pass.
-pub const KIT_JS: &str = include_str!("behaviour/kit.js");
+/// The in-page kit, installed into each document before the pass: the
+/// behaviour, then the items found by structure (`structure.js`).
+pub const KIT_JS: &str = concat!(
+    include_str!("behaviour/kit.js"),
+    "\n",
+    include_str!("behaviour/structure.js")
+);
 
 /// A menu to set: the control that opens it and the item to choose, as label patterns.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -634,6 +634,9 @@
       }
       return null;
     };
+    // Comments and replies by structure where the rules find none (or, for
+    // the generic profile, besides them): structure.js.
+    const found = B.structure(kinds, rules.structure || 'fallback', (post) => first(post, rules.time));
     const here = location.href.split('#')[0];
     // FNV-1a over a string, as 13 base-36 digits: a content key for items
     // without a platform id or permalink.
@@ -662,11 +665,14 @@
     for (const [el, kind0] of kinds) {
       // Not rendered (display: none) is not shown on the page.
       if (!el.isConnected || el.getClientRects().length === 0) continue;
-      const parentEl = itemOf(el);
+      const byStructure = found.parent.has(el);
+      const parentEl = byStructure ? found.parent.get(el) : itemOf(el);
       let kind = kind0;
-      if (parentEl && kind === 'post') kind = 'comment';
-      if (parentEl && kind === 'comment' && kinds.get(parentEl) !== 'post' && itemOf(parentEl)) kind = 'reply';
-      if (parentEl && kind === 'comment' && ['comment', 'reply'].includes(kinds.get(parentEl))) kind = 'reply';
+      if (!byStructure) {
+        if (parentEl && kind === 'post') kind = 'comment';
+        if (parentEl && kind === 'comment' && kinds.get(parentEl) !== 'post' && itemOf(parentEl)) kind = 'reply';
+        if (parentEl && kind === 'comment' && ['comment', 'reply'].includes(kinds.get(parentEl))) kind = 'reply';
+      }
       // Text: the rule's parts, or the container's own text without nested
       // items and controls.
       let text = '';
@@ -683,7 +689,8 @@
         const cloneMarks = q(clone, '*');
         for (let i = cloneMarks.length - 1; i >= 0; i--) {
           const orig = marks[i];
-          if ((kinds.has(orig) && orig !== el) || (rules.ignore && orig.matches(rules.ignore))) cloneMarks[i].remove();
+          if ((kinds.has(orig) && orig !== el) || (rules.ignore && orig.matches(rules.ignore)) || (byStructure && orig.matches(found.ignore)))
+            cloneMarks[i].remove();
         }
         text = clone.innerText || clone.textContent || '';
       }
@@ -699,6 +706,7 @@
         const m = authorRe.exec(el.getAttribute('aria-label') || '');
         if (m) author = m[1];
       }
+      if (!author && found.author.get(el)) author = (found.author.get(el).innerText || '').trim().split('\n')[0] || null;
       if (!author) {
         const a = first(el, rules.author);
         if (a) author = (a.innerText || a.textContent || '').trim().split('\n')[0];
@@ -707,12 +715,13 @@
         const line = (el.innerText || '').split('\n').map((l) => l.trim()).find((l) => l.length > 3 && l.length < 60);
         author = line || null;
       }
-      const t = first(el, rules.time);
+      const t = found.time.get(el) || first(el, rules.time);
       let shown = null;
       let datetime = null;
       if (t) {
         datetime = t.getAttribute('datetime') || null;
         shown = (t.innerText || t.textContent || t.getAttribute('title') || '').trim() || t.getAttribute('title');
+        if (byStructure && shown) shown = shown.replace(/^[·•|–-]\s*/u, '');
       } else if (perm && /\d/.test(perm.innerText || '')) {
         shown = perm.innerText.trim();
       }
@@ -757,7 +766,7 @@
   // How many item containers the DOM holds now: fewer than were collected
   // means the feed is virtualized (it drops what left the viewport).
   B.present = (rules) => {
-    const seen = new Set();
+    const seen = new Set([...B.structEls].filter((el) => el.isConnected));
     for (const sel of [rules.post, rules.comment, rules.reply]) {
       if (!sel) continue;
       try {

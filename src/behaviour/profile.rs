@@ -54,7 +54,20 @@ pub struct ItemRules {
     pub text: String,
     /// Left out of an item's text: controls and decorations.
     pub ignore: String,
+    /// Comments and replies found by the page's structure (`structure.js`):
+    /// `always`, besides the rules' (the generic profile); `fallback`, under
+    /// posts where the rules find none (any other profile, unless it says
+    /// so); `off`.
+    #[serde(default = "fallback")]
+    pub structure: String,
 }
+
+fn fallback() -> String {
+    "fallback".into()
+}
+
+/// The values `items.structure` takes.
+const STRUCTURE_MODES: [&str; 3] = ["always", "fallback", "off"];
 
 /// What a page shows when a login is needed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -214,6 +227,16 @@ impl Profile {
                 {
                     b.insert("name".into(), name.clone());
                 }
+                // Structure always, besides the rules, is the generic
+                // profile's; a profile of its own rules falls back to it.
+                let structure = own
+                    .get("items")
+                    .and_then(|i| i.get("structure"))
+                    .cloned()
+                    .unwrap_or_else(|| Value::String(fallback()));
+                if let Some(Value::Table(i)) = t.get_mut("items") {
+                    i.insert("structure".into(), structure);
+                }
             }
         }
         let profile: Profile = merged
@@ -261,6 +284,16 @@ impl Profile {
         if !self.items.author_label.is_empty() {
             check_pattern(&self.items.author_label)
                 .map_err(|e| invalid(source_name, format!("items.author_label: {e}")))?;
+        }
+        if !STRUCTURE_MODES.contains(&self.items.structure.as_str()) {
+            return Err(invalid(
+                source_name,
+                format!(
+                    "items.structure: {:?}: use one of {}",
+                    self.items.structure,
+                    STRUCTURE_MODES.join(", ")
+                ),
+            ));
         }
         for m in &b.menu_choices {
             for p in [&m.open, &m.choose] {
@@ -457,6 +490,31 @@ mod tests {
             assert_eq!(p.pagination.max_pages > 1, own, "{}", p.name);
             assert!(!p.behaviour.comment_page_texts.is_empty(), "{}", p.name);
         }
+    }
+
+    #[test]
+    fn structure_is_always_for_generic_and_a_fallback_elsewhere() {
+        let all = Profiles::load(None).unwrap();
+        for (p, _) in all.all() {
+            let want = if p.name == "generic" {
+                "always"
+            } else {
+                "fallback"
+            };
+            assert_eq!(p.items.structure, want, "{}", p.name);
+        }
+        let own = Profile::parse(
+            "own.toml",
+            "name = \"o\"\ndescription=\"\"\nrelies_on=[]\nplatforms=[]\n[items]\nstructure = 'off'\n",
+        )
+        .unwrap();
+        assert_eq!(own.items.structure, "off");
+        let e = Profile::parse(
+            "bad.toml",
+            "name = \"o\"\ndescription=\"\"\nrelies_on=[]\nplatforms=[]\n[items]\nstructure = 'ibland'\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("items.structure"), "{e}");
     }
 
     #[test]
