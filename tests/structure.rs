@@ -110,3 +110,18 @@ async fn check(fixture: &str) -> usize {
 async fn a_thread_opened_inline_in_nested_divs() {
     assert_eq!(check("thread").await, 17);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_shown_only_by_indentation() {
+    assert_eq!(check("indent").await, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_of_comments_with_nested_lists_of_replies() {
+    assert_eq!(check("list").await, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_marked_svar_till_in_a_flat_run() {
+    assert_eq!(check("svar").await, 8);
+}

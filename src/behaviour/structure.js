@@ -150,14 +150,17 @@
     };
     // Own elements: not inside a nested block.
     const ownEls = (el, sel) => [...el.querySelectorAll(sel)].filter((x) => blockOf(x) === el && !x.closest(OWN_IGNORE));
+    // The author: a link, strong, cite or heading of short text, else the
+    // first bold text of its own (a styled span).
     const authorOf = (c) => {
-      for (const x of ownEls(c.el, '[rel="author"], [itemprop="author"], a, strong, b, cite, h2, h3, h4, h5, h6')) {
+      const fits = (x) => {
         const t = flat(x.innerText || x.textContent);
-        if (t.length < 2 || t.length > 60 || x.contains(c.m) || c.m.contains(x) || TIME_RE.test(t) || ACTION_RE.test(t) || REPLY_RE.test(t)) continue;
-        if (x.closest('button, [role="button"]')) continue;
-        return x;
-      }
-      return null;
+        if (t.length < 2 || t.length > 60 || x.contains(c.m) || c.m.contains(x) || TIME_RE.test(t) || ACTION_RE.test(t) || REPLY_RE.test(t)) return false;
+        return !x.closest('button, [role="button"]');
+      };
+      const named = ownEls(c.el, '[rel="author"], [itemprop="author"], a, strong, b, cite, h2, h3, h4, h5, h6').find(fits);
+      if (named) return named;
+      return ownEls(c.el, '*').find((x) => x.children.length === 0 && Number(getComputedStyle(x).fontWeight) >= 600 && fits(x)) || null;
     };
     const ownText = (el) => {
       const clone = el.cloneNode(true);
@@ -217,7 +220,7 @@
         // "Svar till @namn": the latest block by that name; one naming
         // nobody above (the post's author) leaves the block as it stands.
         if (mark) {
-          const name = norm(REPLY_RE.exec(mark)[1]);
+          const name = norm(REPLY_RE.exec(mark)[1]).replace(/\.+$/, '');
           const named = [...seen].reverse().find((p) => {
             const a = norm(p.author ? p.author.textContent : '');
             return (a.length > 2 && (a === name || a.includes(name) || name.includes(a))) || handles(p).includes(name);
