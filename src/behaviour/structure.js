@@ -106,6 +106,12 @@
       const ms = markers(S);
       const firstIn = new Map();
       for (const m of ms) for (let a = m; a && a !== S; a = a.parentElement) if (!firstIn.has(a)) firstIn.set(a, m);
+      // The shape of each element that holds a marker, once per scope.
+      const shapes = new Map();
+      const shapeOf = (c) => {
+        if (!shapes.has(c)) shapes.set(c, pathTo(c, firstIn.get(c)));
+        return shapes.get(c);
+      };
       // The post's own time is not a comment's.
       let postMark = null;
       if (kinds.get(S) === 'post') {
@@ -121,7 +127,7 @@
         for (let a = m.parentElement; a && a !== S; k = a, a = a.parentElement) {
           if (firstIn.get(a) !== m || kinds.has(a)) break;
           const shape = pathTo(k, m);
-          if ([...a.children].some((c) => c !== k && firstIn.has(c) && pathTo(c, firstIn.get(c)) === shape)) break;
+          if ([...a.children].some((c) => c !== k && firstIn.has(c) && shapeOf(c) === shape)) break;
           best = a;
           if (listy(a)) break;
         }
@@ -136,10 +142,10 @@
         cands.push({ S, el: best, m, shape: best.tagName + ':' + pathTo(best, m) });
       }
     }
-    const shapes = new Map();
-    for (const c of cands) shapes.set(c.shape, (shapes.get(c.shape) || 0) + 1);
+    const seenShapes = new Map();
+    for (const c of cands) seenShapes.set(c.shape, (seenShapes.get(c.shape) || 0) + 1);
     const blocks = new Map();
-    for (const c of cands) if (!blocks.has(c.el) && (shapes.get(c.shape) > 1 || listy(c.el))) blocks.set(c.el, c);
+    for (const c of cands) if (!blocks.has(c.el) && (seenShapes.get(c.shape) > 1 || listy(c.el))) blocks.set(c.el, c);
 
     const blockOf = (node) => {
       for (let e = node.parentElement; e; e = e.parentElement) {
