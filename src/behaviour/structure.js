@@ -36,7 +36,9 @@
   );
   // The start of a reply's own text naming whom it answers; the group is the name.
   const REPLY_RE = /^(?:[Ss]var till|[Ss]varar|[Ss]om svar på|[Ss]var på|[Ii] svar till|[Rr]eplying to|[Ii]n reply to|[Rr]eply to)\s+@?([\p{L}\p{N}_.-]+(?: [\p{Lu}][\p{L}-]+)?)(?:[:,.]|\s|$)/u;
-  const ACTION_RE = /^(svara|gilla|dela|rapportera|anmäl|redigera|ta bort|reply|like|share|report|edit|delete|följ|follow)\b/iu;
+  // Controls and counts, never an author: "Gilla · 2", "3 dolda svar", "Visa alla 12".
+  const ACTION_RE =
+    /^(svara|gilla|dela|citera|rapportera|anmäl|redigera|ta bort|visa|dölj|läs|hämta|fortsätt|följ|reply|like|share|quote|report|edit|delete|show|view|hide|load|read|more|follow|\d+ )/iu;
   // Where no item is: navigation, sidebars, banners, forms, hidden parts.
   const OUTSIDE =
     'nav, aside, form, textarea, select, [contenteditable="true"], [role="navigation"], [role="complementary"], [role="search"], [role="banner"], [role="contentinfo"], [role="form"], [aria-hidden="true"], [inert]';
@@ -156,17 +158,19 @@
     };
     // Own elements: not inside a nested block.
     const ownEls = (el, sel) => [...el.querySelectorAll(sel)].filter((x) => blockOf(x) === el && !x.closest(OWN_IGNORE));
-    // The author: a link, strong, cite or heading of short text, else the
-    // first bold text of its own (a styled span).
+    // The author: a link, strong, cite or heading of short text, else a bold
+    // text of its own (a styled span); before the time where there is one.
     const authorOf = (c) => {
       const fits = (x) => {
         const t = flat(x.innerText || x.textContent);
         if (t.length < 2 || t.length > 60 || x.contains(c.m) || c.m.contains(x) || TIME_RE.test(t) || ACTION_RE.test(t) || REPLY_RE.test(t)) return false;
         return !x.closest('button, [role="button"]');
       };
-      const named = ownEls(c.el, '[rel="author"], [itemprop="author"], a, strong, b, cite, h2, h3, h4, h5, h6').find(fits);
-      if (named) return named;
-      return ownEls(c.el, '*').find((x) => x.children.length === 0 && Number(getComputedStyle(x).fontWeight) >= 600 && fits(x)) || null;
+      const named = ownEls(c.el, '[rel="author"], [itemprop="author"], a, strong, b, cite, h2, h3, h4, h5, h6').filter(fits);
+      const bold = ownEls(c.el, '*').filter((x) => x.children.length === 0 && Number(getComputedStyle(x).fontWeight) >= 600 && fits(x));
+      // The byline comes before the time; links after it are the item's own.
+      const early = (x) => before(x, c.m);
+      return named.find(early) || bold.find(early) || named[0] || bold[0] || null;
     };
     const ownText = (el) => {
       const clone = el.cloneNode(true);
