@@ -107,7 +107,14 @@ impl Collector {
                     } else {
                         old.text.clone()
                     };
-                    let parent = it.parent_key.clone().or(old.parent_key.take());
+                    // A parent not rendered now is still the parent, unless
+                    // the item changed kind: a block found by structure
+                    // before its thread was whole may be a comment after all.
+                    let parent = if it.kind == old.kind {
+                        it.parent_key.clone().or(old.parent_key.take())
+                    } else {
+                        it.parent_key.clone()
+                    };
                     *old = RawItem {
                         text,
                         parent_key: parent,
@@ -327,6 +334,22 @@ mod tests {
             links: vec![],
             media: vec![],
         }
+    }
+
+    #[test]
+    fn a_changed_kind_brings_its_own_parent() {
+        let mut c = Collector::default();
+        let mut reply = raw("b", "svar", Some("a"));
+        reply.kind = "reply".into();
+        c.add(vec![raw("a", "först", None), reply]);
+        let mut comment = raw("b", "svar", None);
+        comment.kind = "comment".into();
+        c.add(vec![comment]);
+        let items = c.finish(now(), chrono_tz::Europe::Stockholm);
+        assert_eq!(
+            (items[1].kind.as_str(), items[1].parent.as_deref()),
+            ("comment", None)
+        );
     }
 
     #[test]
