@@ -85,6 +85,8 @@
   B.structure = (kinds, mode, ruleTime) => {
     const out = { parent: new Map(), time: new Map(), author: new Map() };
     if (mode === 'off') return out;
+    // Blocks a virtualized feed dropped are not held on to.
+    for (const e of B.structEls) if (!e.isConnected) B.structEls.delete(e);
     const ruleItemOf = (node) => {
       for (let e = node.parentElement; e; e = e.parentElement) if (kinds.has(e)) return e;
       return null;
@@ -102,7 +104,7 @@
       return last;
     };
 
-    // Candidates per scope: [scope, block, marker, shape].
+    // Candidates: { S: scope, el: block, m: its marker, shape }.
     const cands = [];
     for (const S of scopes) {
       const ms = markers(S);
@@ -128,7 +130,7 @@
         let k = m;
         for (let a = m.parentElement; a && a !== S; k = a, a = a.parentElement) {
           if (firstIn.get(a) !== m || kinds.has(a)) break;
-          const shape = pathTo(k, m);
+          const shape = shapeOf(k);
           if ([...a.children].some((c) => c !== k && firstIn.has(c) && shapeOf(c) === shape)) break;
           best = a;
           if (listy(a)) break;
@@ -167,10 +169,11 @@
         return !x.closest('button, [role="button"]');
       };
       const named = ownEls(c.el, '[rel="author"], [itemprop="author"], a, strong, b, cite, h2, h3, h4, h5, h6').filter(fits);
-      const bold = ownEls(c.el, '*').filter((x) => x.children.length === 0 && Number(getComputedStyle(x).fontWeight) >= 600 && fits(x));
       // The byline comes before the time; links after it are the item's own.
       const early = (x) => before(x, c.m);
-      return named.find(early) || bold.find(early) || named[0] || bold[0] || null;
+      if (named.some(early)) return named.find(early);
+      const bold = ownEls(c.el, '*').filter((x) => x.children.length === 0 && fits(x) && Number(getComputedStyle(x).fontWeight) >= 600);
+      return bold.find(early) || named[0] || bold[0] || null;
     };
     const ownText = (el) => {
       const clone = el.cloneNode(true);
