@@ -207,7 +207,7 @@ impl<'a> PostOpener<'a> {
         let st = d.state().await?;
         d.settle(st.mutations, d.behaviour.quiet_ms, 3000, false)
             .await?;
-        d.clear_dialogs(report).await
+        d.clear_dialogs(report).await.map(drop)
     }
 
     /// The open dialog's visible text.
