@@ -15,7 +15,8 @@ pub mod profile;
 
 pub use each::{Opened, PostOpener};
 pub use pass::{
-    run_pass, run_pass_into, Pacing, PassBudget, PassError, PassReport, PostReport, Progress,
+    run_pass, run_pass_into, same_document, Pacing, PassBudget, PassError, PassReport, PostReport,
+    Progress,
 };
 pub use profile::{OpenEach, Profile, ProfileError, Profiles};
 

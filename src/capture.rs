@@ -786,12 +786,6 @@ async fn pdf_from_screenshots(produced: &[Produced], out: &Path) -> Result<(), S
                     || p.name.starts_with("screenshot-p"))
         })
         .collect();
-    let page_no = |n: &str| -> u32 {
-        n.trim_start_matches("screenshot-p")
-            .trim_end_matches(".png")
-            .parse()
-            .unwrap_or(0)
-    };
     shots.sort_by_key(|p| {
         (
             if p.name == "screenshot.png" {
@@ -801,7 +795,7 @@ async fn pdf_from_screenshots(produced: &[Produced], out: &Path) -> Result<(), S
             } else {
                 2
             },
-            page_no(&p.name),
+            finish::page_number(&p.name),
             p.name.clone(),
         )
     });

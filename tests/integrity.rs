@@ -127,18 +127,11 @@ async fn serve(log: Log) -> std::net::SocketAddr {
         )
         .route("/accounts/login/", get(|| async { Html(LOGIN_FORM) }))
         .route("/fixtures/blog/{*path}", get(blog_file))
-        .route("/endless", get(|| async { Html(ENDLESS) }))
+        .route("/endless", get(|| async { Html(common::ENDLESS) }))
         .with_state(log);
     let (addr, _task) = bevara::demo::serve(app).await.unwrap();
     addr
 }
-
-const ENDLESS: &str = r#"<!doctype html><meta charset=utf-8><title>Ändlöst</title>
-<style>.p{height:400px;margin:10px;background:#eef}</style><div id=f></div><script>
-let n=0;const f=document.getElementById('f');
-function more(){for(let i=0;i<5;i++){const d=document.createElement('div');d.className='p';d.textContent='Inlägg '+(++n);f.appendChild(d);}}
-more();more();addEventListener('scroll',()=>{if(scrollY+innerHeight>document.body.scrollHeight-800)setTimeout(more,100);});
-</script>"#;
 
 /// Bevara in `dir` with a capture deadline of `secs`.
 async fn with_deadline(dir: &std::path::Path, secs: i64) -> Bevara {

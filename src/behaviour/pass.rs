@@ -404,7 +404,8 @@ pub(super) fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
 }
 
-fn same_document(a: &str, b: &str) -> bool {
+/// Whether two URLs name the same document (the fragment aside).
+pub fn same_document(a: &str, b: &str) -> bool {
     let strip = |u: &str| u.split('#').next().unwrap_or(u).to_string();
     strip(a) == strip(b)
 }

@@ -208,10 +208,14 @@ pub(super) fn whole_text(produced: &[Produced], items: &[Item]) -> Result<bool, 
         .iter()
         .filter(|p| p.name.ends_with(".txt") && p.name != "text.txt")
         .collect();
+    let mut further: Vec<(&Produced, String)> = further
+        .into_iter()
+        .map(|p| Ok((p, read(&p.path)?)))
+        .collect::<Result<_, String>>()?;
     let mut shown = squash(&text);
-    for p in &further {
+    for (_, t) in &further {
         shown.push(' ');
-        shown.push_str(&squash(&read(&p.path)?));
+        shown.push_str(&squash(t));
     }
     let gone: Vec<&Item> = items
         .iter()
@@ -232,26 +236,26 @@ pub(super) fn whole_text(produced: &[Produced], items: &[Item]) -> Result<bool, 
     }
     // Posts (post-NNN.txt) come before further pages (text-pN.txt): both
     // were written in page order, and each starts with its URL.
-    let mut further = further;
-    further.sort_by_key(|p| {
+    further.sort_by_key(|(p, _)| {
         (
             !p.name.starts_with("post-"),
             page_number(&p.name),
             p.name.clone(),
         )
     });
-    for p in further {
+    for (p, t) in further {
         text.push_str(&format!("\n\n--- {} ---\n", p.name));
-        text.push_str(&read(&p.path)?);
+        text.push_str(&t);
     }
     std::fs::write(&main.path, text).map_err(|e| format!("{}: {e}", main.path.display()))?;
     Ok(true)
 }
 
-/// N of `text-pN.txt`, for ordering pages 2, 3, … 10 by number.
-fn page_number(name: &str) -> u32 {
-    name.trim_start_matches("text-p")
-        .trim_end_matches(".txt")
-        .parse()
+/// N of `text-pN.txt` or `screenshot-pN.png`, for ordering pages 2, 3,
+/// … 10 by number (0 for other names).
+pub(super) fn page_number(name: &str) -> u32 {
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    stem.rsplit_once("-p")
+        .and_then(|(_, n)| n.parse().ok())
         .unwrap_or(0)
 }

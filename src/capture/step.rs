@@ -252,7 +252,6 @@ impl Step<'_> {
             Duration::from_secs(5),
         )
         .await;
-        let strip = |u: &str| u.split('#').next().unwrap_or(u).to_string();
-        matches!(here, Ok(Some(h)) if strip(&h) == strip(url))
+        matches!(here, Ok(Some(h)) if crate::behaviour::same_document(&h, url))
     }
 }

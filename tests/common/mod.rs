@@ -75,7 +75,7 @@ async fn platform_file(UrlPath((platform, path)): UrlPath<(String, String)>) -> 
 }
 
 /// A feed that never ends: 5 more posts whenever the reader nears the bottom.
-const ENDLESS: &str = r#"<!doctype html><meta charset=utf-8><title>Ändlöst flöde</title>
+pub const ENDLESS: &str = r#"<!doctype html><meta charset=utf-8><title>Ändlöst flöde</title>
 <style>.p{height:400px;margin:10px;background:#eef}</style><div id=f></div><script>
 let n=0;const f=document.getElementById('f');
 function more(){for(let i=0;i<5;i++){const d=document.createElement('div');d.className='p';d.textContent='Inlägg '+(++n);f.appendChild(d);}}
