@@ -135,6 +135,11 @@ impl Collector {
         self.add(order.into_iter().filter_map(|k| items.remove(&k)).collect());
     }
 
+    /// Whether any of these items is missing from `other`.
+    pub fn has_new_for(&self, other: &Collector) -> bool {
+        self.order.iter().any(|k| !other.items.contains_key(k))
+    }
+
     pub fn len(&self) -> usize {
         self.order.len()
     }

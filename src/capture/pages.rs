@@ -3,6 +3,8 @@
 //! `pagination.next` links and by meaning, each loaded through the checked
 //! page path, passed, and captured as
 //! `screenshot-pN.png` and `text-pN.txt`, its items joining the snapshot's.
+//! A page that repeats one already captured is let go: WordPress shows its
+//! newest comments both at the post's address and at `comment-page-N/`.
 
 use super::step::{Failed, Step};
 use super::Produced;
@@ -32,10 +34,25 @@ impl Step<'_> {
         }
         let links = || next_links(self.page, &p.next, channel_url);
         let mut visited = vec![self.start_url.to_string()];
+        // Repeats: not pages of their own, not to be loaded again.
+        let mut skipped: Vec<String> = Vec::new();
         let mut truncated = None;
         let mut queue: VecDeque<String> = links().await.map_err(self.browser_failed())?.into();
+        if queue.is_empty() {
+            return Ok(None);
+        }
+        let bound = || {
+            self.deadline.bound(Duration::from_secs(
+                self.settings.capture.artifact_timeout_secs,
+            ))
+        };
+        // The texts of the pages captured, to know a page met again under
+        // another address when its items cannot tell (none found).
+        let mut texts: Vec<String> = vec![eval(self.page, super::PAGE_TEXT_JS, bound())
+            .await
+            .map_err(self.browser_failed())?];
         while let Some(href) = queue.pop_front() {
-            if visited.contains(&href) {
+            if visited.contains(&href) || skipped.contains(&href) {
                 continue;
             }
             if visited.len() >= p.max_pages as usize {
@@ -75,19 +92,28 @@ impl Step<'_> {
             if let Some(why) = &more.stopped_by {
                 truncated.get_or_insert(format!("page {n}: {why}"));
             }
-            collected.merge(std::mem::take(&mut more.collected));
-            let bound = self.deadline.bound(Duration::from_secs(
-                self.settings.capture.artifact_timeout_secs,
-            ));
-            let text: String = eval(self.page, super::PAGE_TEXT_JS, bound)
+            let text: String = eval(self.page, super::PAGE_TEXT_JS, bound())
                 .await
                 .map_err(self.browser_failed())?;
+            let repeated = if more.collected.is_empty() {
+                texts.contains(&text)
+            } else {
+                !more.collected.has_new_for(collected)
+            };
+            if repeated {
+                tracing::debug!(%href, "a page already captured, under another address");
+                visited.pop();
+                skipped.push(href);
+                continue;
+            }
+            collected.merge(std::mem::take(&mut more.collected));
             let names = (format!("screenshot-p{n}.png"), format!("text-p{n}.txt"));
             self.shoot((&names.0, &names.1), &href, &text, false, produced)
                 .await?;
             pages.push(href.clone());
+            texts.push(text);
             for link in links().await.map_err(self.browser_failed())? {
-                if !visited.contains(&link) && !queue.contains(&link) {
+                if !visited.contains(&link) && !skipped.contains(&link) && !queue.contains(&link) {
                     queue.push_back(link);
                 }
             }
