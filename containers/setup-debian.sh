@@ -8,9 +8,13 @@
 # or the one on 127.0.0.1:5432 (user postgres, trust auth); without either they
 # start a throwaway one with this package's initdb and pg_ctl.
 # poppler-utils: `bevara bench capture` reads the PDF's text with pdftotext.
+# wordpress, wordpress-l10n, wordpress-theme-*, mariadb-server, php-cli,
+# php-mysql: tests/wordpress.rs runs Debian's WordPress (a throwaway MariaDB
+# in a temp dir, served by `php -S`); no service of these packages is used.
 set -euo pipefail
 
-packages=(chromium ffmpeg poppler-utils tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql)
+packages=(chromium ffmpeg poppler-utils tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql
+  wordpress wordpress-l10n wordpress-theme-twentytwentythree wordpress-theme-twentytwentyone mariadb-server php-cli php-mysql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

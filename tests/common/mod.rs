@@ -2,6 +2,8 @@
 //! installation in a temporary directory.
 #![allow(dead_code)]
 
+pub mod wordpress;
+
 use axum::extract::{Path as UrlPath, RawQuery};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
