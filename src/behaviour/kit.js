@@ -12,10 +12,24 @@
     hidden: [],
   });
 
-  new MutationObserver((records) => {
+  const seen = (records) => {
+    if (!records.length) return;
     B.mutations += records.length;
     B.lastMutation = performance.now();
-  }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  };
+  const observer = new MutationObserver(seen);
+  observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  // What was found in an unchanged DOM holds until it changes: dismissing,
+  // menus and expanding look at the same controls in one turn, and on a
+  // large page finding them (styles, text) costs more than anything else
+  // the turn does. Pending records count at once, so a click's own changes
+  // are never missed.
+  const current = () => {
+    seen(observer.takeRecords());
+    return B.mutations;
+  };
+  let controls = { at: -1, root: null, list: [] };
+  let labels = { at: -1, map: new Map() };
 
   // While Bevara clicks, a click on a link that would leave the page is
   // cancelled: expanders are followed, links are not.
@@ -85,6 +99,13 @@
     el.matches(CLICKABLE) || (el instanceof HTMLElement && style(el).cursor === 'pointer');
 
   const label = (el) => {
+    const at = current();
+    if (labels.at !== at) labels = { at, map: new Map() };
+    let l = labels.map.get(el);
+    if (l === undefined) labels.map.set(el, (l = labelNow(el)));
+    return l;
+  };
+  const labelNow = (el) => {
     const aria = el.getAttribute('aria-label');
     if (el.tagName === 'INPUT') return norm(el.value || aria);
     const text = norm(el.innerText || el.textContent || '');
@@ -98,6 +119,11 @@
   // Candidates: semantic controls, plus the nearest clickable ancestor of
   // short text nodes (platforms often use plain spans with click handlers).
   const candidates = (root) => {
+    const at = current();
+    if (controls.at !== at || controls.root !== root) controls = { at, root, list: candidatesNow(root) };
+    return controls.list;
+  };
+  const candidatesNow = (root) => {
     const out = new Set();
     for (const el of root.querySelectorAll(CLICKABLE)) {
       if ((el.textContent || '').length <= 120 || el.getAttribute('aria-label')) out.add(el);
@@ -179,9 +205,9 @@
     const close = compile(cfg.close_buttons);
     const done = [];
     const found = candidates(document.body || document.documentElement).filter((el) => {
-      if (!visible(el) || disabled(el)) return false;
       const t = label(el);
-      return matches(consent, t) || matches(close, t) || matches(close, norm(el.getAttribute('aria-label')));
+      const named = matches(consent, t) || matches(close, t) || matches(close, norm(el.getAttribute('aria-label')));
+      return named && visible(el) && !disabled(el);
     });
     for (const el of innermost(found)) {
       if (!el.isConnected || !visible(el)) continue;
@@ -206,10 +232,19 @@
   // page scrolling that a dismissed dialog left locked.
   B.unblock = (cfg) => {
     const nagContext = compile(cfg.nag_context);
+    const close = compile(cfg.close_buttons);
     const done = [];
     const vw = innerWidth;
     const vh = innerHeight;
-    for (const el of document.querySelectorAll('[role="dialog"], [aria-modal="true"], dialog, body *')) {
+    // An overlay covering half the viewport is at least half its width and
+    // half its height, so it lies under one of these nine points: looking
+    // there and at what holds them spares a style lookup of every element.
+    const under = new Set();
+    for (const fx of [0.25, 0.5, 0.75])
+      for (const fy of [0.25, 0.5, 0.75])
+        for (let e of document.elementsFromPoint(fx * vw, fy * vh))
+          for (; e && e !== document.body && e !== document.documentElement && !under.has(e); e = e.parentElement) under.add(e);
+    for (const el of under) {
       if (!el.isConnected || !visible(el) || nearRoot(el)) continue;
       const s = style(el);
       if (s.position !== 'fixed') continue;
@@ -218,6 +253,17 @@
       if (!covers) continue;
       const text = (el.innerText || '').slice(0, 3000);
       if (matches(nagContext, text) && text.length < 1500) {
+        // A nag that came up after the dismissal looked is closed the way a
+        // person would, so the page knows it is gone; only one without a
+        // close control is taken out.
+        const closer = innermost(
+          candidates(el).filter((c) => (matches(close, label(c)) || matches(close, norm(c.getAttribute('aria-label')))) && visible(c)),
+        )[0];
+        if (closer) {
+          click(closer);
+          done.push({ kind: 'login-nag', label: label(closer) || norm(closer.getAttribute('aria-label')) });
+          continue;
+        }
         el.remove();
         done.push({ kind: 'removed-overlay', label: norm(text).slice(0, 80) });
       }
@@ -557,7 +603,7 @@
     for (const m of cfg.menu_choices || []) {
       const open = new RegExp(m.open, 'iu');
       const choose = new RegExp(m.choose, 'iu');
-      const openers = innermost(candidates(scope()).filter((el) => visible(el) && open.test(label(el))));
+      const openers = innermost(candidates(scope()).filter((el) => open.test(label(el)) && visible(el)));
       for (const el of openers.slice(0, 20)) {
         if (B.clicks.has(el)) continue;
         B.clicks.set(el, { n: 1, at: performance.now() });

@@ -328,10 +328,10 @@ impl<'a> Driver<'a> {
     ) -> Result<u64, BrowserError> {
         let labels: Vec<String> = self
             .call(
-                // Expanders near the viewport (the end's sweep takes the
-                // rest). Clicking the whole page each round was faster but
-                // made the feed fixture's login nag stay open under load.
-                &format!("__bevara.expand({}, {sweep}, {limit}, false)", self.cfg),
+                // Every visible expander of the page in each round: chains
+                // (more comments, then their replies) take one round per
+                // link of the chain, not one per link and viewport.
+                &format!("__bevara.expand({}, {sweep}, {limit}, true)", self.cfg),
                 CALL,
             )
             .await?;
