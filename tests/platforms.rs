@@ -46,10 +46,13 @@ async fn run(
     channel.platform = platform;
     let outcome = common::capture_once(&bevara, &channel).await;
     let items = bevara.db().items(&outcome.snapshot_id).await.unwrap();
-    // The page's screenshot, and each opened post's (Instagram's dialogs).
+    // The page's screenshot, its further comment pages' (the blog's) and
+    // each opened post's (Instagram's dialogs).
     let mut text = String::new();
     for shot in outcome.manifest.artifacts.iter().filter(|a| {
-        a.name == "screenshot.png" || (a.name.starts_with("post-") && a.name.ends_with(".png"))
+        a.name == "screenshot.png"
+            || ((a.name.starts_with("post-") || a.name.starts_with("screenshot-p"))
+                && a.name.ends_with(".png"))
     }) {
         // The dialogs' comment column is small text: read it enlarged.
         let scale = if shot.name.starts_with("post-") { 2 } else { 1 };
