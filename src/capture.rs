@@ -489,6 +489,7 @@ async fn run_in_context(
         deadline,
         gate: &gate,
         pacing: pacing.as_ref(),
+        record: None,
         progress,
         start_url: &loaded.href,
     };
@@ -605,6 +606,10 @@ async fn run_in_context(
 
     let step = step::Step {
         pacing: None,
+        record: match (&manifest_recording, &pacing) {
+            (Some(_), Some(p)) => Some((&rec_opts, p)),
+            _ => None,
+        },
         start_url: &after.href,
         ..main_step
     };

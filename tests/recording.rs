@@ -87,20 +87,9 @@ fn card(url: &str) -> TitleCard {
 
 /// One frame of `video` at `secs`, as RGB.
 fn frame_at(video: &Path, secs: f64, dir: &Path) -> image::RgbImage {
-    let png = dir.join(format!("frame-{secs:.2}.png"));
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-ss", &format!("{secs:.3}"), "-i"])
-        .arg(video)
-        .args(["-frames:v", "1", "-f", "image2", "-y"])
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    image::open(&png).unwrap().to_rgb8()
+    image::open(common::frame_png(video, secs, dir))
+        .unwrap()
+        .to_rgb8()
 }
 
 fn assert_colour(img: &image::RgbImage, x: u32, y: u32, want: [u8; 3], what: &str) {

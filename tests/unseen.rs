@@ -247,3 +247,68 @@ async fn classic_theme_cpage_links_are_followed_not_the_articles_next_page() {
         "the article's own next page is no comment page"
     );
 }
+
+/// With recording on, every comment page is in a video: the channel page in
+/// `recording.mp4`, each further page in `recording-pN.mp4`, and frames of
+/// a further page's video show comments only that page holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_comment_page_is_recorded() {
+    let addr = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bevara = common::open(dir.path()).await;
+    let mut channel = common::channel(
+        "wp-rec",
+        &format!("http://{addr}/fixtures/wp/2025/03/trafiken-pa-storgatan/"),
+    );
+    channel.platform = Platform::Blog;
+    let outcome = common::capture_recorded(&bevara, &channel, true).await;
+    let m = &outcome.manifest;
+    let path = |name: &str| {
+        let a = m
+            .artifacts
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("{name} missing from {:?}", m.artifacts));
+        bevara.store().local_path(&a.key).unwrap()
+    };
+    let all = tokens(&expected("wp"), "tokens");
+    for (n, other) in [(2, 3), (3, 2)] {
+        // text.txt holds the whole capture: a page's own comments are those
+        // its text has and the other further page's has not.
+        let first = std::fs::read_to_string(path(&format!("text-p{other}.txt"))).unwrap();
+        let video = path(&format!("recording-p{n}.mp4"));
+        let info = bevara::capture::recording::probe(
+            Path::new("ffprobe"),
+            &video,
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        assert!(info.duration_secs >= 1.0, "page {n}: {info:?}");
+        let page = std::fs::read_to_string(path(&format!("text-p{n}.txt"))).unwrap();
+        let own: Vec<&String> = all
+            .iter()
+            .filter(|t| page.contains(t.as_str()) && !first.contains(t.as_str()))
+            .collect();
+        assert!(!own.is_empty(), "page {n} has comments of its own");
+        let mut seen = String::new();
+        for f in [0.3, 0.5, 0.7, 0.9] {
+            let png = common::frame_png(&video, info.duration_secs * f, dir.path());
+            seen.push_str(&common::ocr_tall(&png, dir.path(), 2));
+        }
+        let read: Vec<&&String> = own
+            .iter()
+            .filter(|t| seen.contains(&common::ocr_norm(t)))
+            .collect();
+        println!(
+            "page {n}: {:.1} s of video, {} of its {} own tokens read in 4 frames",
+            info.duration_secs,
+            read.len(),
+            own.len()
+        );
+        assert!(
+            !read.is_empty(),
+            "page {n}'s video shows none of its comments: {own:?}\n{seen}"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! A page that repeats one already captured is let go: WordPress shows its
 //! newest comments both at the post's address and at `comment-page-N/`.
 
+use super::recording::Recorder;
 use super::step::{Failed, Step};
 use super::Produced;
 use crate::behaviour::items::Collector;
@@ -87,7 +88,41 @@ impl Step<'_> {
                 truncated.get_or_insert(format!("page {n} did not load"));
                 continue;
             }
-            let mut more = self.pass_here(&href, self.budget, None).await?;
+            // With recording on, each further page is recorded as its own
+            // video (the channel page's ended before its screenshot).
+            let video = self.work.join(format!(
+                "recording-p{n}.{}",
+                self.record
+                    .map(|(o, _)| o.format.extension())
+                    .unwrap_or("mp4")
+            ));
+            let recorder = match self.record {
+                None => None,
+                Some((opts, _)) => {
+                    match Recorder::start(self.page, &video, opts.clone(), None).await {
+                        Ok(r) => Some(r),
+                        Err(e) => {
+                            warnings.push(format!("page {n} ({href}) is not recorded: {e}"));
+                            None
+                        }
+                    }
+                }
+            };
+            let pacing = recorder.as_ref().and(self.record.map(|(_, p)| p));
+            let more = self.pass_here(&href, self.budget, pacing).await;
+            let recorded = match recorder {
+                None => None,
+                Some(r) => match r.stop().await {
+                    Ok(stats) => Some(stats),
+                    Err(e) => {
+                        warnings.push(format!(
+                            "the recording of page {n} ({href}) failed and was left out: {e}"
+                        ));
+                        None
+                    }
+                },
+            };
+            let mut more = more?;
             warnings.extend(more.warnings.iter().map(|w| format!("page {n}: {w}")));
             if let Some(why) = &more.stopped_by {
                 truncated.get_or_insert(format!("page {n}: {why}"));
@@ -104,12 +139,21 @@ impl Step<'_> {
                 tracing::debug!(%href, "a page already captured, under another address");
                 visited.pop();
                 skipped.push(href);
+                let _ = std::fs::remove_file(&video);
                 continue;
             }
             collected.merge(std::mem::take(&mut more.collected));
             let names = (format!("screenshot-p{n}.png"), format!("text-p{n}.txt"));
             self.shoot((&names.0, &names.1), &href, &text, false, produced)
                 .await?;
+            if let Some(stats) = recorded {
+                produced.push(Produced {
+                    name: format!("recording-p{n}.{}", stats.format.extension()),
+                    media_type: stats.format.media_type(),
+                    path: stats.path.clone(),
+                    size: Some((stats.width, stats.height)),
+                });
+            }
             pages.push(href.clone());
             texts.push(text);
             for link in links().await.map_err(self.browser_failed())? {

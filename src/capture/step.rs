@@ -28,6 +28,9 @@ pub(super) struct Step<'a> {
     /// Stops navigations Bevara did not start.
     pub gate: &'a NavGate,
     pub pacing: Option<&'a Pacing>,
+    /// Recording on: further pages are recorded too, each as its own video
+    /// paced as the channel page's.
+    pub record: Option<(&'a super::recording::RecordingOptions, &'a Pacing)>,
     pub progress: Option<&'a watch::Sender<Progress>>,
     /// The channel page the step starts from.
     pub start_url: &'a str,

@@ -321,13 +321,22 @@ pub fn expected_items(fixture: &str) -> Vec<serde_json::Value> {
 /// Registers `channel` and captures it once without a recording, in a
 /// browser of its own; panics with the reason when the capture fails.
 pub async fn capture_once(bevara: &Bevara, channel: &Channel) -> bevara::capture::CaptureOutcome {
+    capture_recorded(bevara, channel, false).await
+}
+
+/// [`capture_once`], with the screen recording when `record`.
+pub async fn capture_recorded(
+    bevara: &Bevara,
+    channel: &Channel,
+    record: bool,
+) -> bevara::capture::CaptureOutcome {
     use bevara::capture::{capture_channel, CaptureOptions, Trigger};
     bevara.db().add_channel(channel).await.unwrap();
     let browser = bevara::browser::Browser::launch(&bevara.settings().browser)
         .await
         .unwrap();
     let options = CaptureOptions {
-        record: false,
+        record,
         pace: false,
     };
     let outcome = capture_channel(
@@ -341,4 +350,23 @@ pub async fn capture_once(bevara: &Bevara, channel: &Channel) -> bevara::capture
     .await;
     browser.close().await;
     outcome.unwrap_or_else(|e| panic!("{}: {e}", channel.url))
+}
+
+/// One frame of `video` at `secs`, written as `frame-SECS.png` in `dir`.
+#[allow(dead_code)]
+pub fn frame_png(video: &std::path::Path, secs: f64, dir: &std::path::Path) -> std::path::PathBuf {
+    let png = dir.join(format!("frame-{secs:.2}.png"));
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &format!("{secs:.3}"), "-i"])
+        .arg(video)
+        .args(["-frames:v", "1", "-f", "image2", "-y"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    png
 }
