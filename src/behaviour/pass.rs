@@ -22,6 +22,12 @@ pub struct PassBudget {
     pub max_scroll_steps: u64,
 }
 
+/// Pixels of page height the artifacts are made of per second, at the
+/// least: a tiled screenshot, its PNG and the PDF from it, in a dev build on
+/// a loaded 2-core machine (`bevara bench screenshot` gives about 34,000 in a
+/// release build).
+const SHOT_PX_PER_SEC: f64 = 10_000.0;
+
 impl PassBudget {
     /// The budget a pass has reached, if any, named for its warning.
     pub fn reached(
@@ -31,7 +37,15 @@ impl PassBudget {
         clicks: u64,
         steps: u64,
     ) -> Option<String> {
-        if elapsed >= self.max_duration {
+        // The artifacts of a tall page take longer than the time kept for
+        // them (the deadline less the pass's share): the pass ends sooner
+        // by what they need beyond it, so the screenshot is not cut off.
+        let shoot = Duration::from_secs_f64(height as f64 / SHOT_PX_PER_SEC);
+        let kept = self
+            .deadline
+            .map(|d| d.saturating_sub(self.max_duration))
+            .unwrap_or_default();
+        if elapsed + shoot.saturating_sub(kept) >= self.max_duration {
             Some(format!(
                 "duration ({} s)",
                 self.deadline.unwrap_or(self.max_duration).as_secs()
@@ -473,6 +487,12 @@ pub(super) async fn drive(
     const MAX_DIALOG_RESETS: u32 = 5;
     let mut dialog_resets = 0u32;
     let quiet = behaviour.quiet_ms;
+    // No wait runs past the pass's time: a turn that starts just before it
+    // ends must not eat the time kept for the artifacts.
+    let wait = |ms: u64| {
+        let left = budget.max_duration.saturating_sub(started.elapsed());
+        ms.min(left.as_millis() as u64).max(100)
+    };
     loop {
         let st = driver.state().await?;
         if !same_document(&st.url, &start_url) {
@@ -511,7 +531,7 @@ pub(super) async fn drive(
         let left = budget.max_clicks - report.expanders_clicked;
         if driver.expand(false, left, report).await? > 0 {
             driver
-                .settle_after_clicks(st.mutations, quiet, behaviour.expander_wait_ms)
+                .settle_after_clicks(st.mutations, quiet, wait(behaviour.expander_wait_ms))
                 .await?;
             // A viewer is shown what opened once per place on the page,
             // not after every round of clicks.
@@ -543,7 +563,7 @@ pub(super) async fn drive(
                 }
             }
             report.scroll_steps += 1;
-            driver.settle(st.mutations, 150, 1500, false).await?;
+            driver.settle(st.mutations, 150, wait(1500), false).await?;
             if let Some(p) = pacing {
                 tokio::time::sleep(p.step.saturating_sub(step_started.elapsed())).await;
             }
@@ -554,7 +574,7 @@ pub(super) async fn drive(
         }
         // At the bottom: give lazy loading time to add more.
         if driver
-            .settle(st.mutations, quiet, behaviour.end_wait_ms, true)
+            .settle(st.mutations, quiet, wait(behaviour.end_wait_ms), true)
             .await?
         {
             let after = driver.state().await?;
@@ -580,7 +600,7 @@ pub(super) async fn drive(
         let left = budget.max_clicks - report.expanders_clicked;
         if driver.expand(true, left, report).await? > 0 {
             driver
-                .settle_after_clicks(before, quiet, behaviour.expander_wait_ms)
+                .settle_after_clicks(before, quiet, wait(behaviour.expander_wait_ms))
                 .await?;
             at_end_checks = 0;
             continue;
@@ -612,4 +632,28 @@ pub(super) async fn drive(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tall_page_ends_the_pass_early_enough_for_its_screenshot() {
+        let b = PassBudget {
+            max_duration: Duration::from_secs(10),
+            deadline: Some(Duration::from_secs(15)),
+            max_height: 300_000,
+            max_clicks: 1000,
+            max_scroll_steps: 1000,
+        };
+        // 5 s are kept for the artifacts: 40,000 px need 4 s of them.
+        assert_eq!(b.reached(Duration::from_secs(9), 40_000, 0, 0), None);
+        // 80,000 px need 8 s, 3 s more than kept: the pass ends at 7 s.
+        assert_eq!(b.reached(Duration::from_secs(6), 80_000, 0, 0), None);
+        assert_eq!(
+            b.reached(Duration::from_secs(7), 80_000, 0, 0).as_deref(),
+            Some("duration (15 s)")
+        );
+    }
 }
