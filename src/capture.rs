@@ -104,6 +104,18 @@ struct Produced {
     size: Option<(u32, u32)>,
 }
 
+impl Produced {
+    /// A finished recording as the artifact `name`.
+    fn recording(name: String, s: &recording::RecordingStats) -> Self {
+        Self {
+            name,
+            media_type: s.format.media_type(),
+            path: s.path.clone(),
+            size: Some((s.width, s.height)),
+        }
+    }
+}
+
 /// Captures `channel` now with `browser`. The capture is recorded in the
 /// database from the start; on failure it is marked failed with the reason.
 pub async fn capture_channel(
@@ -576,17 +588,8 @@ async fn run_in_context(
     };
     let mut pages = vec![after.href.clone()];
     let manifest_recording = recording_stats.map(|s| {
-        let name = if s.format == recording::RecordingFormat::MkvFfv1 {
-            "recording.mkv"
-        } else {
-            "recording.mp4"
-        };
-        produced.push(Produced {
-            name: name.into(),
-            media_type: s.format.media_type(),
-            path: s.path.clone(),
-            size: Some((s.width, s.height)),
-        });
+        let name = format!("recording.{}", s.format.extension());
+        produced.push(Produced::recording(name.clone(), &s));
         manifest::ManifestRecording {
             artifact: name.to_string(),
             format: s.format.name().to_string(),

@@ -262,15 +262,7 @@ async fn every_comment_page_is_recorded() {
     );
     channel.platform = Platform::Blog;
     let outcome = common::capture_recorded(&bevara, &channel, true).await;
-    let m = &outcome.manifest;
-    let path = |name: &str| {
-        let a = m
-            .artifacts
-            .iter()
-            .find(|a| a.name == name)
-            .unwrap_or_else(|| panic!("{name} missing from {:?}", m.artifacts));
-        bevara.store().local_path(&a.key).unwrap()
-    };
+    let path = |name: &str| common::artifact_path(&bevara, &outcome, name);
     let all = tokens(&expected("wp"), "tokens");
     for (n, other) in [(2, 3), (3, 2)] {
         // text.txt holds the whole capture: a page's own comments are those

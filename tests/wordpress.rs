@@ -5,8 +5,9 @@
 //! Twenty-One). Every comment must be in `items.json` with its kind and
 //! parent, in `text.txt` and in the PDF, and every comment page in the
 //! manifest. `cargo test --test wordpress -- --nocapture` prints the
-//! figures. Needs Debian's WordPress packages (see tests/common/wordpress.rs);
-//! without them the tests say so and pass, except under CI.
+//! figures. Needs Debian's WordPress packages (see tests/common/wordpress.rs),
+//! which `containers/setup-debian.sh` installs; without them the tests fail
+//! saying so.
 
 mod common;
 
@@ -15,26 +16,13 @@ use common::wordpress::{self, WordPress, BLOCK_THEME, CLASSIC_THEME};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
-/// False (with the reason printed) when WordPress's packages are missing
-/// outside CI; under CI, where they are installed, a missing one fails.
-fn packages_present() -> bool {
-    match wordpress::missing() {
-        None => true,
-        Some(why) if std::env::var_os("CI").is_some() => panic!("WordPress test: {why}"),
-        Some(why) => {
-            eprintln!("skipped: {why}; run containers/setup-debian.sh to install WordPress");
-            false
-        }
-    }
-}
-
 fn missing<'a>(tokens: impl IntoIterator<Item = &'a str>, text: &str) -> Vec<&'a str> {
     tokens.into_iter().filter(|t| !text.contains(t)).collect()
 }
 
 async fn capture_post(theme: &'static str) {
-    if !packages_present() {
-        return;
+    if let Some(why) = wordpress::missing() {
+        panic!("WordPress test: {why}; run containers/setup-debian.sh to install it");
     }
     let wp = tokio::task::spawn_blocking(move || WordPress::start(theme))
         .await
@@ -48,14 +36,7 @@ async fn capture_post(theme: &'static str) {
     let outcome = common::capture_once(&bevara, &channel).await;
     let secs = started.elapsed().as_secs_f64();
     let m = &outcome.manifest;
-    let artifact = |name: &str| {
-        let a = m
-            .artifacts
-            .iter()
-            .find(|a| a.name == name)
-            .unwrap_or_else(|| panic!("{theme}: no {name} in {:?}", m.artifacts));
-        bevara.store().local_path(&a.key).unwrap()
-    };
+    let artifact = |name: &str| common::artifact_path(&bevara, &outcome, name);
     let tokens: Vec<&str> = wp.comments.iter().map(|c| c.token.as_str()).collect();
 
     // Every comment page: the post's own address (the newest comments) and

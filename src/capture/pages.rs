@@ -90,15 +90,12 @@ impl Step<'_> {
             }
             // With recording on, each further page is recorded as its own
             // video (the channel page's ended before its screenshot).
-            let video = self.work.join(format!(
-                "recording-p{n}.{}",
-                self.record
-                    .map(|(o, _)| o.format.extension())
-                    .unwrap_or("mp4")
-            ));
             let recorder = match self.record {
                 None => None,
                 Some((opts, _)) => {
+                    let video = self
+                        .work
+                        .join(format!("recording-p{n}.{}", opts.format.extension()));
                     match Recorder::start(self.page, &video, opts.clone(), None).await {
                         Ok(r) => Some(r),
                         Err(e) => {
@@ -139,20 +136,18 @@ impl Step<'_> {
                 tracing::debug!(%href, "a page already captured, under another address");
                 visited.pop();
                 skipped.push(href);
-                let _ = std::fs::remove_file(&video);
+                if let Some(s) = &recorded {
+                    let _ = std::fs::remove_file(&s.path);
+                }
                 continue;
             }
             collected.merge(std::mem::take(&mut more.collected));
             let names = (format!("screenshot-p{n}.png"), format!("text-p{n}.txt"));
             self.shoot((&names.0, &names.1), &href, &text, false, produced)
                 .await?;
-            if let Some(stats) = recorded {
-                produced.push(Produced {
-                    name: format!("recording-p{n}.{}", stats.format.extension()),
-                    media_type: stats.format.media_type(),
-                    path: stats.path.clone(),
-                    size: Some((stats.width, stats.height)),
-                });
+            if let Some(s) = recorded {
+                let name = format!("recording-p{n}.{}", s.format.extension());
+                produced.push(Produced::recording(name, &s));
             }
             pages.push(href.clone());
             texts.push(text);

@@ -370,3 +370,19 @@ pub fn frame_png(video: &std::path::Path, secs: f64, dir: &std::path::Path) -> s
     );
     png
 }
+
+/// The stored file of the artifact `name` of a capture; panics naming the
+/// artifacts there are when it is missing.
+pub fn artifact_path(
+    bevara: &Bevara,
+    outcome: &bevara::capture::CaptureOutcome,
+    name: &str,
+) -> std::path::PathBuf {
+    let a = outcome
+        .manifest
+        .artifacts
+        .iter()
+        .find(|a| a.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", outcome.manifest.artifacts));
+    bevara.store().local_path(&a.key).unwrap()
+}
