@@ -127,11 +127,17 @@ impl WordPress {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let socket = d.join("db.sock");
+        // Its own temp dir: MariaDB names its temporary tables by pid, and
+        // two servers sharing /tmp (tests in parallel, pid namespaces) can
+        // delete each other's.
+        let tmp = d.join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
 
         run(
             Command::new("mariadb-install-db")
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", d.join("db").display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
                 .args([
                     "--user=root",
                     "--auth-root-authentication-method=normal",
@@ -143,6 +149,7 @@ impl WordPress {
         let db = Command::new("mariadbd")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", d.join("db").display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", d.join("db.pid").display()))
             .arg(format!("--log-error={}", d.join("db.err").display()))
