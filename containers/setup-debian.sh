@@ -2,7 +2,8 @@
 # Installs what Bevara needs on a Debian machine (Chromium, ffmpeg, fonts, a C
 # compiler for the bundled SQLite, Postgres' server for the tests) when it is
 # missing. Idempotent: a machine that has everything is left alone. Run as root
-# or with sudo.
+# or with sudo. With --tests it also installs the S3-compatible servers the
+# tests run (s3s-fs from crates.io, moto_server from PyPI).
 #
 # postgresql: the Postgres tests use the server named by BEVARA_TEST_DATABASE_URL
 # or the one on 127.0.0.1:5432 (user postgres, trust auth); without either they
@@ -12,9 +13,12 @@
 # php-mysql: tests/wordpress.rs runs Debian's WordPress (a throwaway MariaDB
 # in a temp dir, served by `php -S`); no service of these packages is used.
 set -euo pipefail
+tests=0
+[ "${1:-}" = "--tests" ] && tests=1
 
 packages=(chromium ffmpeg poppler-utils tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql
-  wordpress wordpress-l10n wordpress-theme-twentytwentythree wordpress-theme-twentytwentyone mariadb-server php-cli php-mysql)
+  wordpress wordpress-l10n wordpress-theme-twentytwentythree wordpress-theme-twentytwentyone mariadb-server php-cli php-mysql
+  python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,7 +36,23 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "bevara setup: cargo not found; install a Rust toolchain (1.85 or newer, e.g. with rustup)" >&2
+  echo "bevara setup: cargo not found; install a Rust toolchain (1.94 or newer, e.g. with rustup)" >&2
   exit 1
+fi
+
+if [ "$tests" = 1 ]; then
+  # tests/s3.rs: s3s-fs keeps objects as files (the byte path, checksums,
+  # multipart); moto_server has versioning and Object Lock.
+  if ! command -v s3s-fs >/dev/null && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]; then
+    echo "bevara setup: installing s3s-fs 0.14.1 (a few minutes)"
+    cargo install --quiet --locked s3s-fs@0.14.1 --features binary
+  fi
+  if ! command -v moto_server >/dev/null && [ ! -x /opt/bevara-test/venv/bin/moto_server ]; then
+    echo "bevara setup: installing moto_server into /opt/bevara-test/venv"
+    py=python3
+    [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+    $py -m venv /opt/bevara-test/venv
+    /opt/bevara-test/venv/bin/pip install --quiet "moto[server]>=5,<6"
+  fi
 fi
 echo "bevara setup: $(/usr/bin/chromium --version 2>/dev/null | tail -n1), $(ffmpeg -version | head -n1 | cut -d' ' -f1-3), $(cargo --version)"

@@ -98,9 +98,30 @@ pub async fn get(bevara: &Bevara, id: &str, out: &Path) -> Result<Vec<PathBuf>, 
     Ok(written)
 }
 
+/// How `verify` checks an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyMode {
+    /// Streams every object back and recomputes its SHA-256.
+    #[default]
+    Full,
+    /// Compares the size and SHA-256 the store recorded with the object,
+    /// without reading it (a local store reads it anyway).
+    Quick,
+}
+
 /// Recomputes the checksum of every artifact of a snapshot (and of its
 /// manifest, against the database) and reports each object.
 pub async fn verify(bevara: &Bevara, id: &str) -> Result<Vec<Check>, ArchiveError> {
+    verify_with(bevara, id, VerifyMode::Full).await
+}
+
+/// [`verify`], full or quick. Each object is read at the version the
+/// manifest (or the database, for the manifest itself) recorded.
+pub async fn verify_with(
+    bevara: &Bevara,
+    id: &str,
+    mode: VerifyMode,
+) -> Result<Vec<Check>, ArchiveError> {
     let rec = bevara.db().capture(id).await?;
     if rec.state != CaptureState::Complete {
         return Err(ArchiveError::NotComplete {
@@ -123,7 +144,15 @@ pub async fn verify(bevara: &Bevara, id: &str) -> Result<Vec<Check>, ArchiveErro
     let manifest_rec = recorded.iter().find(|a| a.name == "manifest.json");
     let mut manifest: Option<Manifest> = None;
     if let Some(m) = manifest_rec {
-        let problem = compare(bevara, &m.key, &m.sha256, m.bytes as u64).await;
+        let problem = compare(
+            bevara,
+            mode,
+            &m.key,
+            m.version_id.as_deref(),
+            &m.sha256,
+            m.bytes as u64,
+        )
+        .await;
         if problem.is_none() {
             let bytes = bevara.store().get_bytes(&m.key).await?;
             match serde_json::from_slice(&bytes) {
@@ -142,14 +171,30 @@ pub async fn verify(bevara: &Bevara, id: &str) -> Result<Vec<Check>, ArchiveErro
     match manifest {
         Some(m) => {
             for a in &m.artifacts {
-                let problem = compare(bevara, &a.key, &a.sha256, a.bytes).await;
+                let problem = compare(
+                    bevara,
+                    mode,
+                    &a.key,
+                    a.version_id.as_deref(),
+                    &a.sha256,
+                    a.bytes,
+                )
+                .await;
                 checks.push(check(&a.key, problem));
             }
         }
         None => {
             // Without a trustworthy manifest, fall back to the database's record.
             for a in recorded.iter().filter(|a| a.name != "manifest.json") {
-                let problem = compare(bevara, &a.key, &a.sha256, a.bytes as u64).await;
+                let problem = compare(
+                    bevara,
+                    mode,
+                    &a.key,
+                    a.version_id.as_deref(),
+                    &a.sha256,
+                    a.bytes as u64,
+                )
+                .await;
                 checks.push(check(&a.key, problem));
             }
         }
@@ -157,8 +202,28 @@ pub async fn verify(bevara: &Bevara, id: &str) -> Result<Vec<Check>, ArchiveErro
     Ok(checks)
 }
 
-async fn compare(bevara: &Bevara, key: &str, sha256: &str, bytes: u64) -> Option<String> {
-    match bevara.store().digest(key).await {
+async fn compare(
+    bevara: &Bevara,
+    mode: VerifyMode,
+    key: &str,
+    version: Option<&str>,
+    sha256: &str,
+    bytes: u64,
+) -> Option<String> {
+    let found = match mode {
+        VerifyMode::Full => bevara.store().digest(key, version).await,
+        VerifyMode::Quick => match bevara.store().stat(key, version).await {
+            Ok(st) => match st.sha256 {
+                Some(sha256) => Ok(crate::store::Digest {
+                    bytes: st.bytes,
+                    sha256,
+                }),
+                None => return Some("the store recorded no checksum for it".into()),
+            },
+            Err(e) => Err(e),
+        },
+    };
+    match found {
         Err(StoreError::NotFound(_)) => Some("missing from the store".into()),
         Err(e) => Some(format!("cannot read: {e}")),
         Ok(d) if d.sha256 != sha256 => Some(format!(

@@ -7,6 +7,7 @@ pub mod bigfeed;
 pub mod capture;
 pub mod guard;
 pub mod queue;
+pub mod upload;
 
 /// A page `height` px tall with a coloured marker band every 1,000 px and a
 /// sticky header: the test and benchmark page for tiled screenshots.
@@ -328,6 +329,7 @@ async fn bench_channel(
         tags: vec![],
         opened_at: chrono::Utc::now(),
         closed_at: None,
+        retain_days: None,
         recording,
     };
     bevara.db().add_channel(&channel).await?;

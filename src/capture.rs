@@ -87,6 +87,23 @@ pub async fn remove_stale_work(bevara: &Bevara) -> usize {
     removed
 }
 
+/// The Object Lock retention a capture of `channel` at `at` gets: the
+/// channel's own days, else `store.object_lock_days`; none at 0.
+pub fn retention(
+    settings: &crate::config::Settings,
+    channel: &Channel,
+    at: DateTime<Utc>,
+) -> Option<crate::store::Retention> {
+    let days = channel
+        .retain_days
+        .unwrap_or(settings.store.object_lock_days);
+    (days > 0).then(|| crate::store::Retention {
+        mode: settings.store.object_lock_mode.clone(),
+        until: at + chrono::Duration::days(i64::from(days)),
+        days,
+    })
+}
+
 /// The object key prefix of a snapshot.
 pub fn snapshot_prefix(channel: &str, at: DateTime<Utc>, snapshot_id: &str) -> String {
     format!(
@@ -174,6 +191,8 @@ pub(crate) async fn capture_with_id(
         worker: Some(format!("{}:{}", host_name(), std::process::id())),
         job_id: trigger.job_id.clone(),
     };
+    // A full spool refuses new captures rather than push out waiting ones.
+    crate::store::spool::check_room(bevara.settings())?;
     bevara.db().insert_capture(&record).await?;
     let work = bevara.settings().work_dir().join(&snapshot_id);
     let result = async {
@@ -751,20 +770,14 @@ async fn run_in_context(
         session: manifest_session,
         truncated,
         warnings: warnings.clone(),
+        retention: retention(settings, channel, requested_at),
         artifacts,
         generator: format!("bevara {}", env!("CARGO_PKG_VERSION")),
     };
-    let stored = finish::store_and_record(
-        bevara,
-        &manifest,
-        &produced,
-        work,
-        &prefix,
-        &items_doc.items,
-        Some(after.title.clone()),
-    )
-    .await
-    .map_err(|e| (e, final_url.clone()))?;
+    let (manifest, stored) =
+        finish::store_and_record(bevara, &manifest, &produced, Some(after.title.clone()))
+            .await
+            .map_err(|e| (e, final_url.clone()))?;
     phase("complete");
     let store = bevara.store();
     Ok(CaptureOutcome {

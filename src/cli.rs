@@ -7,6 +7,7 @@ mod progress;
 mod queue;
 mod session;
 mod snapshots;
+mod store;
 
 use bevara::config::{Layers, Settings};
 use bevara::ExitCode;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Find, show and retrieve snapshots.
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCmd),
+    /// The object store's spool: pending uploads.
+    #[command(subcommand)]
+    Store(store::StoreCmd),
     /// Recompute every artifact's SHA-256 against its manifest.
     Verify(commands::VerifyArgs),
     /// Login sessions of channels, encrypted at rest.
@@ -167,6 +171,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Schedule(s) => queue::schedules(&bevara, s).await,
                 Command::Snapshots(s) => snapshots::run(&bevara, s).await,
                 Command::Verify(v) => commands::verify(&bevara, v).await,
+                Command::Store(s) => store::run(&bevara, s).await,
                 Command::Demo(d) => commands::demo(bevara, d).await,
                 Command::Search(s) => profiles::search(&bevara, s).await,
                 Command::Session(s) => session::run(&bevara, s).await,

@@ -44,6 +44,7 @@ pub struct Settings {
     /// Where schedule files (`*.toml`) are read from.
     pub schedules_dir: PathBuf,
     pub database: DatabaseSettings,
+    pub store: StoreSettings,
     pub network: NetworkSettings,
     pub browser: BrowserSettings,
     pub capture: CaptureSettings,
@@ -71,6 +72,69 @@ impl std::fmt::Debug for DatabaseSettings {
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_redacted_toml())
+    }
+}
+
+/// Where snapshots are stored: a local directory or an S3-compatible bucket,
+/// with the local spool artifacts wait in until they are stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Empty: `objects/` in the data directory. A directory or `file://PATH`:
+    /// that directory. `s3://BUCKET/PREFIX`: an S3 bucket (the standard AWS
+    /// settings apply: `AWS_ENDPOINT_URL`, `AWS_REGION`, keys, profiles, roles).
+    pub url: String,
+    /// The S3 endpoint, e.g. `https://s3.example.se` (empty: AWS, or `AWS_ENDPOINT_URL`).
+    pub endpoint: String,
+    /// The S3 region (empty: `AWS_REGION` or the profile's, else `us-east-1`).
+    pub region: String,
+    /// Path-style addressing (`ENDPOINT/BUCKET/KEY`), which MinIO, Garage,
+    /// Ceph and most servers that are not AWS need.
+    pub path_style: bool,
+    /// S3 access key id (empty: the standard AWS credential chain).
+    pub access_key_id: String,
+    /// S3 secret key; prefer `secret_access_key_file`.
+    pub secret_access_key: String,
+    /// A file holding the S3 secret key (its first line).
+    pub secret_access_key_file: String,
+    /// Days every object of a snapshot is kept under S3 Object Lock from the
+    /// capture's time (0 = off); a channel's `--retain-days` overrides it.
+    pub object_lock_days: u32,
+    /// `compliance` (no one can shorten or remove it) or `governance`.
+    pub object_lock_mode: String,
+    /// Objects larger than this many MiB go by multipart upload in parts of this size (at least 5).
+    pub multipart_part_mb: u64,
+    /// Seconds to open a connection to the store.
+    pub connect_timeout_secs: u64,
+    /// Seconds one request (one PUT, one part) may take.
+    pub request_timeout_secs: u64,
+    /// Where captures' files wait until every object is stored (empty: `spool/` in the data directory).
+    pub spool_dir: String,
+    /// New captures are refused while the spool holds this many MiB (0 = no cap).
+    pub spool_max_mb: u64,
+    /// Seconds between the worker's first retries of pending uploads (doubling, at most an hour).
+    pub sync_secs: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            endpoint: String::new(),
+            region: String::new(),
+            path_style: false,
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            secret_access_key_file: String::new(),
+            object_lock_days: 0,
+            object_lock_mode: "compliance".into(),
+            multipart_part_mb: 16,
+            connect_timeout_secs: 5,
+            request_timeout_secs: 120,
+            spool_dir: String::new(),
+            spool_max_mb: 20_480,
+            sync_secs: 60,
+        }
     }
 }
 
@@ -253,6 +317,7 @@ impl Default for Settings {
             session_key_file: String::new(),
             schedules_dir: PathBuf::from("./schedules"),
             database: DatabaseSettings::default(),
+            store: StoreSettings::default(),
             network: NetworkSettings::default(),
             browser: BrowserSettings::default(),
             capture: CaptureSettings::default(),
@@ -345,6 +410,15 @@ impl Settings {
         self.data_dir.join("work")
     }
 
+    /// Where captures' files wait until they are in the store.
+    pub fn spool_dir(&self) -> PathBuf {
+        if self.store.spool_dir.is_empty() {
+            self.data_dir.join("spool")
+        } else {
+            PathBuf::from(&self.store.spool_dir)
+        }
+    }
+
     /// The settings as TOML with secret values replaced by `"<hidden>"`.
     pub fn to_redacted_toml(&self) -> String {
         let mut value = Value::try_from(self).unwrap_or(Value::Table(Default::default()));
@@ -371,6 +445,10 @@ pub fn redact_url_password(url: &str) -> String {
 
 fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
+    // A file's path is not the secret it holds.
+    if k.ends_with("_file") {
+        return false;
+    }
     k.contains("secret") || k.contains("password") || k.contains("token") || k.ends_with("_key")
 }
 
@@ -519,6 +597,18 @@ impl Settings {
         if w.scheduler_tick_secs == 0 {
             return Err(ConfigError::Invalid(
                 "worker.scheduler_tick_secs must be at least 1".into(),
+            ));
+        }
+        let st = &self.store;
+        if !["compliance", "governance"].contains(&st.object_lock_mode.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "store.object_lock_mode must be \"compliance\" or \"governance\", not {:?}",
+                st.object_lock_mode
+            )));
+        }
+        if !(5..=5 * 1024).contains(&st.multipart_part_mb) {
+            return Err(ConfigError::Invalid(
+                "store.multipart_part_mb must be between 5 and 5120 (S3's part sizes)".into(),
             ));
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {

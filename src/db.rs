@@ -79,8 +79,8 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     // ----- captures, artifacts, items -----
     /// Records a capture as running.
     async fn insert_capture(&self, c: &CaptureRecord) -> Result<(), DbError>;
-    /// Marks a running capture complete and records its artifacts and items,
-    /// in one transaction.
+    /// Marks a running or upload-pending capture complete and records its
+    /// artifacts and items, in one transaction.
     async fn complete_capture(
         &self,
         id: &str,
@@ -88,6 +88,11 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
         artifacts: &[ArtifactRecord],
         items: &[Item],
     ) -> Result<(), DbError>;
+    /// Marks a running (or already pending) capture `upload-pending`: its
+    /// files are in the spool and `reason` says why they are not all stored.
+    async fn pend_capture(&self, id: &str, reason: &str) -> Result<(), DbError>;
+    /// Sets (or with `None` clears) a channel's own Object Lock days.
+    async fn set_retain_days(&self, id: &str, days: Option<u32>) -> Result<(), DbError>;
     /// Marks a running capture failed with a stable code and a message saying why.
     async fn fail_capture(
         &self,
@@ -261,9 +266,11 @@ pub const INTERRUPTED_CAPTURE: &str =
 
 /// Where a capture stands. Only `Complete` captures are snapshots an archivist can rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum CaptureState {
     Running,
+    /// Captured, its files in the spool, not yet all in the object store.
+    UploadPending,
     Complete,
     Failed,
 }
@@ -272,6 +279,7 @@ impl CaptureState {
     pub fn as_str(self) -> &'static str {
         match self {
             CaptureState::Running => "running",
+            CaptureState::UploadPending => "upload-pending",
             CaptureState::Complete => "complete",
             CaptureState::Failed => "failed",
         }
@@ -280,6 +288,7 @@ impl CaptureState {
     pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "running" => Some(Self::Running),
+            "upload-pending" => Some(Self::UploadPending),
             "complete" => Some(Self::Complete),
             "failed" => Some(Self::Failed),
             _ => None,
@@ -322,6 +331,8 @@ pub struct ArtifactRecord {
     pub sha256: String,
     pub width: Option<i64>,
     pub height: Option<i64>,
+    /// The object version the store wrote, on a versioned bucket.
+    pub version_id: Option<String>,
 }
 
 /// An item found by [`Db::search`], with the snapshot it is in.
@@ -397,6 +408,7 @@ pub(crate) fn channel_from_parts(
     opened_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
     recording: bool,
+    retain_days: Option<i64>,
 ) -> Result<Channel, DbError> {
     let corrupt = |detail: String| DbError::Corrupt {
         table: "channels",
@@ -414,5 +426,6 @@ pub(crate) fn channel_from_parts(
         opened_at,
         closed_at,
         recording,
+        retain_days: retain_days.map(|d| d.clamp(0, u32::MAX as i64) as u32),
     })
 }

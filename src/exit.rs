@@ -35,11 +35,14 @@ pub enum ExitCode {
     LoginRequired = 13,
     /// Another capture of the channel is running (its job is named).
     Busy = 14,
+    /// Captured, but not yet in the object store: the files wait in the
+    /// spool (`bevara store sync`); the snapshot id is printed.
+    UploadPending = 15,
 }
 
 impl ExitCode {
     /// Every code with its meaning, for `--help` and the README.
-    pub const ALL: [ExitCode; 15] = [
+    pub const ALL: [ExitCode; 16] = [
         ExitCode::Ok,
         ExitCode::Failure,
         ExitCode::Usage,
@@ -55,6 +58,7 @@ impl ExitCode {
         ExitCode::Recorder,
         ExitCode::LoginRequired,
         ExitCode::Busy,
+        ExitCode::UploadPending,
     ];
 
     pub fn code(self) -> u8 {
@@ -78,6 +82,7 @@ impl ExitCode {
             ExitCode::Storage => "storage",
             ExitCode::Recorder => "recorder",
             ExitCode::LoginRequired => "login-required",
+            ExitCode::UploadPending => "upload-pending",
             ExitCode::Busy => "busy",
         }
     }
@@ -100,6 +105,9 @@ impl ExitCode {
             ExitCode::Recorder => "ffmpeg is missing or unusable, or a required recording failed",
             ExitCode::LoginRequired => "the page shows a login wall; import a login session",
             ExitCode::Busy => "another capture of the channel is running",
+            ExitCode::UploadPending => {
+                "captured, not yet stored: the files wait in the spool (bevara store sync)"
+            }
         }
     }
 

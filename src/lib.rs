@@ -17,7 +17,7 @@
 //! | [`browser`] | launching Chromium, one fresh context per capture |
 //! | [`behaviour`] | dismissing dialogs, scrolling, clicking expanders |
 //! | [`capture`] | the pipeline for one channel: screenshots, PDF, MHTML, text, manifest |
-//! | [`store`] | object storage (a local directory by default) |
+//! | [`store`] | object storage (a local directory by default, or S3) and the spool captures wait in until stored |
 //! | [`archive`] | retrieval and fixity verification of snapshots |
 //! | [`worker`] | `bevara worker`: the scheduler, claiming jobs with leases, draining, metrics |
 //!
@@ -92,15 +92,15 @@ pub enum OpenError {
 }
 
 impl Bevara {
-    /// Opens (creating if needed) the data directory, the SQLite database in it
-    /// and the local object store.
+    /// Opens (creating if needed) the data directory, the database and the
+    /// object store the settings name.
     pub async fn open(settings: Settings) -> Result<Self, OpenError> {
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| OpenError::DataDir {
             path: settings.data_dir.clone(),
             source,
         })?;
         let db = Db::open(&settings.database_url()).await?;
-        let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(settings.objects_dir())?);
+        let store: Arc<dyn ObjectStore> = Arc::from(store::open(&settings).await?);
         let dir = (!settings.profiles_dir.is_empty())
             .then(|| std::path::Path::new(&settings.profiles_dir));
         let profiles = Arc::new(behaviour::Profiles::load(dir)?);
@@ -133,5 +133,19 @@ impl Bevara {
 
     pub fn store(&self) -> &dyn ObjectStore {
         self.store.as_ref()
+    }
+
+    /// Checks that the store can do what the settings ask: run by commands
+    /// that capture, before the first capture. Retention asked for of a
+    /// store that cannot lock objects is an error here, not after a capture.
+    pub async fn check_store(&self) -> Result<(), store::StoreError> {
+        let asked = self.settings.store.object_lock_days > 0
+            || self
+                .db
+                .list_channels()
+                .await
+                .map(|cs| cs.iter().any(|c| c.retain_days.unwrap_or(0) > 0))
+                .unwrap_or(false);
+        self.store.check(asked).await
     }
 }

@@ -115,6 +115,9 @@ pub struct Channel {
     /// Captures of this channel include a screen recording.
     #[serde(default = "yes")]
     pub recording: bool,
+    /// Object Lock days of this channel's snapshots, instead of `store.object_lock_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_days: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -176,6 +179,7 @@ pub(crate) mod tests_support {
             tags: vec![],
             opened_at: Utc::now(),
             closed_at: None,
+            retain_days: None,
             recording: true,
         }
     }

@@ -41,6 +41,8 @@ pub enum WorkerError {
     },
     #[error("Chromium cannot be started: {0}")]
     Browser(#[from] BrowserError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// What a worker run did.
@@ -132,6 +134,7 @@ pub async fn run(
 ) -> Result<WorkerReport, WorkerError> {
     let settings = bevara.settings().clone();
     let w = &settings.worker;
+    bevara.check_store().await?;
     let state = Arc::new(WorkerState {
         bevara: bevara.clone(),
         metrics: Arc::new(Metrics::new()),
@@ -158,6 +161,13 @@ pub async fn run(
         ))
     });
     crate::capture::remove_stale_work(&bevara).await;
+    let syncer = tokio::spawn(tracing::Instrument::instrument(
+        sync_loop(
+            bevara.clone(),
+            Duration::from_secs(settings.store.sync_secs.max(1)),
+        ),
+        tracing::info_span!("store-sync"),
+    ));
     let lease = Lease::new(state.owner.clone(), Duration::from_secs(w.lease_secs));
     tracing::info!(owner = %state.owner, backend = bevara.db().backend(), concurrency = w.concurrency, "worker started");
     let mut slot = BrowserSlot {
@@ -238,6 +248,7 @@ pub async fn run(
     }
     drain(&mut tasks, &mut running, &state, &mut report, w.drain_secs).await;
     slot.close().await;
+    syncer.abort();
     if let Some(s) = scheduler {
         s.abort();
     }
@@ -350,6 +361,34 @@ async fn stop_reached(bevara: &Bevara, stop: &StopWhen) -> bool {
             .await
             .map(|j| !j.status.is_active())
             .unwrap_or(true),
+    }
+}
+
+/// Stores what waits in the spool: at start (a killed run's uploads), then
+/// every `base`, backing off (doubling, at most an hour) while the store
+/// refuses.
+async fn sync_loop(bevara: Bevara, base: Duration) {
+    let mut wait = base;
+    loop {
+        let r = crate::store::spool::sync(&bevara).await;
+        if !r.stored.is_empty() || !r.left.is_empty() {
+            tracing::info!(
+                stored = r.stored.len(),
+                left = r.left.len(),
+                "pending uploads: stored {}, left {}",
+                r.stored.len(),
+                r.left.len()
+            );
+        }
+        for (id, why) in &r.left {
+            tracing::warn!(snapshot = %id, reason = %why, next_try_secs = wait.as_secs(), "upload still pending");
+        }
+        wait = if r.left.is_empty() {
+            base
+        } else {
+            (wait * 2).min(Duration::from_secs(3600))
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 

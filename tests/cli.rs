@@ -4,34 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-async fn bevara(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let started = Instant::now();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
-        .args(args)
-        .current_dir(data)
-        .env_remove("BEVARA_CONFIG")
-        .env("BEVARA_DATA_DIR", data.join("data"))
-        .envs(env.iter().copied())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        took: started.elapsed(),
-    }
-}
+use common::bevara;
 
 const ALLOW: (&str, &str) = ("BEVARA_ALLOW_PRIVATE_ADDRESSES", "1");
 

@@ -37,6 +37,7 @@ fn bench_channel(i: usize) -> Channel {
         tags: vec![],
         opened_at: Utc::now(),
         closed_at: None,
+        retain_days: None,
         recording: false,
     }
 }

@@ -74,6 +74,8 @@ pub enum CaptureError {
         url: String,
         source: recording::RecordingError,
     },
+    #[error("snapshot {snapshot_id} is captured but not yet in the object store ({reason}); its files wait in the spool and `bevara store sync` (or the worker) stores them")]
+    UploadPending { snapshot_id: String, reason: String },
     #[error("cannot write work files in {path}: {source}")]
     Work {
         path: PathBuf,
@@ -104,6 +106,7 @@ impl CaptureError {
                 ExitCode::Storage
             }
             CaptureError::Work { .. } => ExitCode::Storage,
+            CaptureError::UploadPending { .. } => ExitCode::UploadPending,
             CaptureError::Recording { .. } => ExitCode::Recorder,
             CaptureError::LoginRequired { .. } | CaptureError::Session { .. } => {
                 ExitCode::LoginRequired

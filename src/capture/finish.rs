@@ -7,7 +7,6 @@ use super::manifest::{Manifest, ManifestArtifact};
 use super::{write, CaptureError, Produced};
 use crate::archive::{diff_items, Diff};
 use crate::behaviour::items::{Item, ItemCounts, ItemsDocument, ITEMS_SCHEMA_VERSION};
-use crate::db::CaptureFinish;
 use crate::registry::Channel;
 use crate::store::sha256_file;
 use crate::Bevara;
@@ -94,100 +93,61 @@ pub(super) fn describe(
                 sha256: digest.sha256,
                 width: p.size.map(|s| s.0),
                 height: p.size.map(|s| s.1),
+                version_id: None,
             })
         })
         .collect()
 }
 
-/// Writes the manifest, stores every artifact and the manifest, reads each
-/// back, and records the capture complete. On a storage failure the objects
-/// stored so far are removed. Returns the manifest's own entry.
+/// Spools the artifacts with the manifest as captured, marks the capture
+/// upload-pending, then stores every object, reads each back and records the
+/// capture complete (see [`crate::store::spool`]). When the store cannot take
+/// them the files stay in the spool and the capture stays upload-pending.
+/// Returns the manifest as stored (with the versions written) and its own
+/// entry.
 pub(super) async fn store_and_record(
     bevara: &Bevara,
     manifest: &Manifest,
     produced: &[Produced],
-    work: &Path,
-    prefix: &str,
-    items: &[Item],
     title: Option<String>,
-) -> Result<ManifestArtifact, CaptureError> {
-    let artifact_failed = |reason: String| CaptureError::Artifact {
-        url: manifest.requested_url.clone(),
-        artifact: "manifest",
-        reason,
-    };
-    let written = write_json(work, "manifest.json", manifest).map_err(artifact_failed)?;
-    let digest = sha256_file(&written.path).map_err(|e| artifact_failed(e.to_string()))?;
-    let manifest_artifact = ManifestArtifact {
-        name: "manifest.json".into(),
-        key: format!("{prefix}/manifest.json"),
-        media_type: "application/json".into(),
-        bytes: digest.bytes,
-        sha256: digest.sha256,
-        width: None,
-        height: None,
-    };
-    let mut to_store: Vec<(ManifestArtifact, PathBuf)> = manifest
-        .artifacts
+) -> Result<(Manifest, ManifestArtifact), CaptureError> {
+    use crate::store::spool::{self, UploadError};
+    let id = manifest.snapshot_id.clone();
+    let files: Vec<(String, PathBuf)> = produced
         .iter()
-        .cloned()
-        .zip(produced.iter().map(|p| p.path.clone()))
+        .map(|p| (p.name.clone(), p.path.clone()))
         .collect();
-    to_store.push((manifest_artifact.clone(), written.path));
-
-    let store = bevara.store();
-    if let Err(e) = store_all(store, &to_store).await {
-        for (a, _) in &to_store {
-            let _ = store.delete(&a.key).await;
+    let dir = spool::enter(bevara.settings(), manifest, &files, title).map_err(|source| {
+        CaptureError::Work {
+            path: bevara.settings().spool_dir().join(&id),
+            source,
         }
-        return Err(e);
-    }
-    let records: Vec<_> = to_store.iter().map(|(a, _)| a.into()).collect();
-    let recorded = bevara
+    })?;
+    if let Err(e) = bevara
         .db()
-        .complete_capture(
-            &manifest.snapshot_id,
-            &CaptureFinish {
-                final_url: Some(manifest.final_url.clone()),
-                title,
-                warnings: manifest.warnings.len() as i64,
-                truncated: manifest.truncated,
-                manifest_key: Some(manifest_artifact.key.clone()),
-            },
-            &records,
-            items,
-        )
-        .await;
-    if let Err(e) = recorded {
-        // Not the running capture any more (a reaper ended it meanwhile) or
-        // not recorded at all: its objects cannot stand as a snapshot.
-        tracing::error!(snapshot = %manifest.snapshot_id, error = %e,
-            "the capture could not be recorded complete; its stored objects are removed");
-        for (a, _) in &to_store {
-            let _ = store.delete(&a.key).await;
-        }
+        .pend_capture(&id, &format!("uploading to {}", bevara.store().describe()))
+        .await
+    {
+        // Reaped meanwhile, or the database is gone: the capture cannot stand.
+        let _ = std::fs::remove_dir_all(&dir);
         return Err(e.into());
     }
-    Ok(manifest_artifact)
-}
-
-/// Stores each file and reads it back: the stored checksum must match.
-async fn store_all(
-    store: &dyn crate::store::ObjectStore,
-    items: &[(ManifestArtifact, PathBuf)],
-) -> Result<(), CaptureError> {
-    for (a, path) in items {
-        store.put_file(&a.key, path, &a.media_type).await?;
-        let back = store.digest(&a.key).await?;
-        if back.sha256 != a.sha256 || back.bytes != a.bytes {
-            return Err(CaptureError::StoredMismatch {
-                key: a.key.clone(),
-                expected: a.sha256.clone(),
-                actual: back.sha256,
-            });
+    match spool::upload(bevara, &id).await {
+        Ok(stored) => Ok(stored),
+        Err(UploadError::Db(e)) => Err(e.into()),
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::warn!(snapshot = %id, error = %reason, spool = %dir.display(),
+                "the snapshot is captured but not stored; its files wait in the spool");
+            if let Err(db) = bevara.db().pend_capture(&id, &reason).await {
+                tracing::warn!(snapshot = %id, error = %db, "cannot record why the upload is pending");
+            }
+            Err(CaptureError::UploadPending {
+                snapshot_id: id,
+                reason,
+            })
         }
     }
-    Ok(())
 }
 
 /// Makes `text.txt` the text of everything the capture passed, in page

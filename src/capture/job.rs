@@ -87,6 +87,8 @@ impl CaptureError {
             | CaptureError::Refused { .. }
             | CaptureError::LoginRequired { .. }
             | CaptureError::Session { .. } => false,
+            // Captured: the upload is retried from the spool, not the capture.
+            CaptureError::UploadPending { .. } => false,
             CaptureError::Db(DbError::NoChannel(_)) => false,
             CaptureError::HttpStatus { status, .. } => *status >= 500 || *status == 429,
             _ => true,

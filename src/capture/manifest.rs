@@ -52,6 +52,9 @@ pub struct Manifest {
     /// True when a budget ended the pass before the end of the page.
     pub truncated: bool,
     pub warnings: Vec<String>,
+    /// Object Lock retention of every object of the snapshot, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::store::Retention>,
     pub artifacts: Vec<ManifestArtifact>,
     pub generator: String,
 }
@@ -146,6 +149,10 @@ pub struct ManifestArtifact {
     pub width: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// The object version the store wrote, on a versioned bucket; `verify`
+    /// reads this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 impl From<&ManifestArtifact> for ArtifactRecord {
@@ -158,6 +165,7 @@ impl From<&ManifestArtifact> for ArtifactRecord {
             sha256: a.sha256.clone(),
             width: a.width.map(i64::from),
             height: a.height.map(i64::from),
+            version_id: a.version_id.clone(),
         }
     }
 }

@@ -35,6 +35,21 @@ pub enum ChannelCmd {
         /// Captures of this channel skip the screen recording.
         #[arg(long)]
         no_recording: bool,
+        /// Keep this channel's snapshots under S3 Object Lock for N days
+        /// (instead of store.object_lock_days; 0 = none).
+        #[arg(long, value_name = "N")]
+        retain_days: Option<u32>,
+    },
+    /// Change a registered channel.
+    Update {
+        id: String,
+        /// Keep this channel's snapshots under S3 Object Lock for N days
+        /// (instead of store.object_lock_days; 0 = none).
+        #[arg(long, value_name = "N", conflicts_with = "default_retention")]
+        retain_days: Option<u32>,
+        /// Use store.object_lock_days again.
+        #[arg(long)]
+        default_retention: bool,
     },
     /// List the register.
     List {
@@ -60,6 +75,7 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
             purpose,
             tags,
             no_recording,
+            retain_days,
         } => {
             let id: ChannelId = match id.parse() {
                 Ok(id) => id,
@@ -84,6 +100,7 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
                 tags,
                 opened_at: chrono::Utc::now(),
                 closed_at: None,
+                retain_days,
                 recording: !no_recording,
             };
             match bevara.db().add_channel(&channel).await {
@@ -124,6 +141,28 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
             }
             Err(e) => fail(db_exit(&e), e),
         },
+        ChannelCmd::Update {
+            id,
+            retain_days,
+            default_retention,
+        } => {
+            if retain_days.is_none() && !default_retention {
+                return fail(
+                    ExitCode::Usage,
+                    "nothing to change: give --retain-days N or --default-retention",
+                );
+            }
+            match bevara.db().set_retain_days(&id, retain_days).await {
+                Ok(()) => {
+                    match retain_days {
+                        Some(d) => println!("{id}: snapshots kept under Object Lock for {d} days"),
+                        None => println!("{id}: snapshots follow store.object_lock_days"),
+                    }
+                    ExitCode::Ok
+                }
+                Err(e) => fail(super::db_exit(&e), e),
+            }
+        }
         ChannelCmd::Show { id } => match bevara.db().channel(&id).await {
             Ok(c) => {
                 print_channel(&c);
@@ -187,6 +226,12 @@ fn print_channel(c: &Channel) {
         }
     );
     println!("recording: {}", if c.recording { "yes" } else { "no" });
+    println!(
+        "retention: {}",
+        c.retain_days
+            .map(|d| format!("{d} days under Object Lock"))
+            .unwrap_or_else(|| "store.object_lock_days".into())
+    );
     println!("opened:    {}", c.opened_at.to_rfc3339());
     println!(
         "closed:    {}",

@@ -34,6 +34,10 @@ pub struct VerifyArgs {
     /// Verify every complete snapshot.
     #[arg(long)]
     pub all: bool,
+    /// Compare the checksums the store recorded instead of reading every
+    /// object back (on a local store every object is read anyway).
+    #[arg(long)]
+    pub quick: bool,
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +101,13 @@ pub enum BenchCmd {
         /// Requests timed each way.
         #[arg(long, default_value_t = 300)]
         requests: usize,
+    },
+    /// A recording-sized file into the configured store (store.url) against a
+    /// copy on disk; the upload's peak memory and verify's read-back rate.
+    Upload {
+        /// Size of the file in MiB.
+        #[arg(long, default_value_t = 500)]
+        mb: u64,
     },
     /// The job queue: one schedule fire for many channels, concurrent claims, overhead per job.
     Queue {
@@ -245,6 +256,12 @@ fn report(outcome: &Outcome) -> ExitCode {
                 eprintln!("note: a budget ended the pass early; the snapshot is complete up to that point");
             }
         }
+        Outcome::Failed(f) if f.code == ExitCode::UploadPending => {
+            if let Some(id) = &f.snapshot_id {
+                println!("snapshot {id} captured, upload pending");
+            }
+            eprintln!("warning: {}", f.message);
+        }
         Outcome::Failed(f) if f.failure_code == INTERRUPTED => {
             eprintln!(
                 "error: {}; the capture is recorded as failed and can be run again",
@@ -313,6 +330,9 @@ pub async fn capture(bevara: &Bevara, args: CaptureArgs) -> ExitCode {
     if let Err(code) = preflight(bevara.settings(), &options) {
         return code;
     }
+    if let Err(e) = bevara.check_store().await {
+        return fail(ExitCode::Storage, e);
+    }
     match capture_now(bevara, &channel, args.reason, args.no_recording).await {
         Ok(outcome) => report(&outcome),
         Err(code) => code,
@@ -334,7 +354,12 @@ pub async fn verify(bevara: &Bevara, args: VerifyArgs) -> ExitCode {
     };
     let (mut objects, mut problems) = (0usize, 0usize);
     for id in &ids {
-        match bevara::archive::verify(bevara, id).await {
+        let mode = if args.quick {
+            bevara::archive::VerifyMode::Quick
+        } else {
+            bevara::archive::VerifyMode::Full
+        };
+        match bevara::archive::verify_with(bevara, id, mode).await {
             Ok(checks) => {
                 for c in checks {
                     objects += 1;
@@ -420,6 +445,7 @@ pub async fn demo(bevara: Bevara, args: DemoArgs) -> ExitCode {
                 tags: vec!["exempel".into()],
                 opened_at: chrono::Utc::now(),
                 closed_at: None,
+                retain_days: None,
                 recording: true,
             };
             if let Err(e) = bevara.db().add_channel(&c).await {
@@ -556,6 +582,13 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
                 ExitCode::Ok
             }
             Err(e) => fail(ExitCode::Failure, e),
+        },
+        BenchCmd::Upload { mb } => match bevara::bench::upload::run(settings, mb).await {
+            Ok(b) => {
+                print!("{}", bevara::bench::upload::format(&b));
+                ExitCode::Ok
+            }
+            Err(e) => fail(ExitCode::Storage, e),
         },
         BenchCmd::Queue {
             channels,

@@ -20,6 +20,7 @@ pub fn channel(id: &str) -> Channel {
         tags: vec!["kommun".into()],
         opened_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
         closed_at: None,
+        retain_days: None,
         recording: true,
     }
 }
@@ -453,6 +454,73 @@ pub async fn debates(db: &Db) {
     assert_eq!(back.stopped_by.as_deref(), Some("björn"));
 }
 
+/// A spooled capture is upload-pending until its upload completes it; a job
+/// whose worker died after spooling is done, not captured again; a
+/// channel's own retention is kept.
+pub async fn upload_pending_and_retention(db: &Db) {
+    db.add_channel(&channel("a")).await.unwrap();
+    db.set_retain_days("a", Some(3650)).await.unwrap();
+    assert_eq!(db.channel("a").await.unwrap().retain_days, Some(3650));
+    db.set_retain_days("a", None).await.unwrap();
+    assert_eq!(db.channel("a").await.unwrap().retain_days, None);
+    assert!(matches!(
+        db.set_retain_days("nej", Some(1)).await,
+        Err(DbError::NoChannel(_))
+    ));
+
+    let id = db
+        .enqueue(&NewJob::new("a", TriggerKind::AdHoc), t(0))
+        .await
+        .unwrap()
+        .job_id;
+    let job = db.claim("w1", None, t(60), t(0)).await.unwrap().unwrap();
+    db.insert_capture(&running_capture("01P", "a", Some(&job.id), t(1)))
+        .await
+        .unwrap();
+    db.pend_capture("01P", "uploading").await.unwrap();
+    db.pend_capture("01P", "the store is unreachable")
+        .await
+        .unwrap();
+    let cap = db.capture("01P").await.unwrap();
+    assert_eq!(cap.state, CaptureState::UploadPending);
+    assert_eq!(cap.failure.as_deref(), Some("the store is unreachable"));
+    // Not running any more: another capture of the channel may start.
+    db.insert_capture(&running_capture("01Q", "a", None, t(2)))
+        .await
+        .unwrap();
+    db.fail_capture("01Q", "timeout", "x", None).await.unwrap();
+    // The worker dies; its lease runs out: the job is done with that snapshot.
+    assert!(db.reap_expired(t(91)).await.unwrap().is_empty());
+    let j = db.job(&id).await.unwrap();
+    assert_eq!(j.status, JobStatus::Done);
+    assert_eq!(j.snapshot_id.as_deref(), Some("01P"));
+    assert_eq!(
+        db.capture("01P").await.unwrap().state,
+        CaptureState::UploadPending
+    );
+    // The sync completes it, artifacts with their versions.
+    let art = super::ArtifactRecord {
+        name: "text.txt".into(),
+        key: "a/2026/06/01/01P/text.txt".into(),
+        media_type: "text/plain".into(),
+        bytes: 3,
+        sha256: "ab".into(),
+        width: None,
+        height: None,
+        version_id: Some("v-1".into()),
+    };
+    db.complete_capture("01P", &CaptureFinish::default(), &[art], &[])
+        .await
+        .unwrap();
+    let cap = db.capture("01P").await.unwrap();
+    assert_eq!((cap.state, cap.failure), (CaptureState::Complete, None));
+    assert_eq!(
+        db.artifacts("01P").await.unwrap()[0].version_id.as_deref(),
+        Some("v-1")
+    );
+    assert!(db.pend_capture("01P", "again").await.is_err());
+}
+
 /// Runs every contract test, each on a fresh database from `fresh`, which
 /// returns `Some((guard, db))`, or `None` when the backend cannot be had
 /// here (the test then passes, having said why it did nothing).
@@ -462,7 +530,7 @@ macro_rules! repository_contract {
     ($fresh:path) => {
         $crate::repository_contract!($fresh; register, captures_items_and_search, search_words,
             enqueue_joins_and_claims_by_priority, leases_heartbeats_and_retries,
-            fires_are_enqueued_once, debates);
+            fires_are_enqueued_once, debates, upload_pending_and_retention);
     };
     ($fresh:path; $($name:ident),+) => {
         $(

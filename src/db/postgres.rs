@@ -159,8 +159,8 @@ impl Repository for PgRepo {
 
     async fn add_channel(&self, c: &Channel) -> Result<(), DbError> {
         let res = sqlx::query(
-            "INSERT INTO channels (id, platform, url, name, owner, admins, purpose, tags, opened_at, closed_at, recording)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO channels (id, platform, url, name, owner, admins, purpose, tags, opened_at, closed_at, recording, retain_days)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(c.id.as_str())
         .bind(c.platform.as_str())
@@ -173,6 +173,7 @@ impl Repository for PgRepo {
         .bind(c.opened_at)
         .bind(c.closed_at)
         .bind(c.recording)
+        .bind(c.retain_days.map(i64::from))
         .execute(&self.pool)
         .await;
         match res {
@@ -266,6 +267,35 @@ impl Repository for PgRepo {
         let mut tx = self.begin().await?;
         let res = items::complete_in(&mut tx, id, finish, artifacts, items).await;
         finish_tx(tx, res).await
+    }
+
+    async fn pend_capture(&self, id: &str, reason: &str) -> Result<(), DbError> {
+        let res = sqlx::query(
+            "UPDATE captures SET state = 'upload-pending', failure = $1
+             WHERE id = $2 AND state IN ('running', 'upload-pending')",
+        )
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("mark capture upload-pending"))?;
+        if res.rows_affected() != 1 {
+            return Err(DbError::NotRunning(id.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn set_retain_days(&self, id: &str, days: Option<u32>) -> Result<(), DbError> {
+        let res = sqlx::query("UPDATE channels SET retain_days = $1 WHERE id = $2")
+            .bind(days.map(i64::from))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("set retention"))?;
+        if res.rows_affected() != 1 {
+            return Err(DbError::NoChannel(id.to_string()));
+        }
+        Ok(())
     }
 
     async fn fail_capture(
@@ -376,7 +406,7 @@ impl Repository for PgRepo {
 
     async fn artifacts(&self, capture_id: &str) -> Result<Vec<ArtifactRecord>, DbError> {
         sqlx::query_as(
-            "SELECT name, key, media_type, bytes, sha256, width, height FROM artifacts
+            "SELECT name, key, media_type, bytes, sha256, width, height, version_id FROM artifacts
              WHERE capture_id = $1 ORDER BY name",
         )
         .bind(capture_id)

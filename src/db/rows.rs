@@ -34,6 +34,7 @@ pub(super) struct ChannelRow {
     opened_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
     recording: bool,
+    retain_days: Option<i64>,
 }
 
 impl TryFrom<ChannelRow> for Channel {
@@ -51,6 +52,7 @@ impl TryFrom<ChannelRow> for Channel {
             r.opened_at,
             r.closed_at,
             r.recording,
+            r.retain_days,
         )
     }
 }

@@ -154,8 +154,8 @@ impl Repository for SqliteRepo {
 
     async fn add_channel(&self, c: &Channel) -> Result<(), DbError> {
         let res = sqlx::query(
-            "INSERT INTO channels (id, platform, url, name, owner, admins, purpose, tags, opened_at, closed_at, recording)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO channels (id, platform, url, name, owner, admins, purpose, tags, opened_at, closed_at, recording, retain_days)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.id.as_str())
         .bind(c.platform.as_str())
@@ -168,6 +168,7 @@ impl Repository for SqliteRepo {
         .bind(c.opened_at)
         .bind(c.closed_at)
         .bind(c.recording)
+        .bind(c.retain_days.map(i64::from))
         .execute(&self.pool)
         .await;
         match res {
@@ -286,8 +287,8 @@ impl Repository for SqliteRepo {
         }
         for a in artifacts {
             sqlx::query(
-                "INSERT OR REPLACE INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height, version_id)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(id)
             .bind(&a.name)
@@ -297,14 +298,15 @@ impl Repository for SqliteRepo {
             .bind(&a.sha256)
             .bind(a.width)
             .bind(a.height)
+            .bind(&a.version_id)
             .execute(&mut *tx)
             .await
             .map_err(q("record artifact"))?;
         }
         let done = sqlx::query(
             "UPDATE captures SET state = 'complete', finished_at = ?, final_url = ?, title = ?,
-                    warnings = ?, truncated = ?, manifest_key = ?
-             WHERE id = ? AND state = 'running'",
+                    warnings = ?, truncated = ?, manifest_key = ?, failure = NULL
+             WHERE id = ? AND state IN ('running', 'upload-pending')",
         )
         .bind(Utc::now())
         .bind(&finish.final_url)
@@ -322,6 +324,35 @@ impl Repository for SqliteRepo {
             return Err(DbError::NotRunning(id.to_string()));
         }
         tx.commit().await.map_err(q("commit"))?;
+        Ok(())
+    }
+
+    async fn pend_capture(&self, id: &str, reason: &str) -> Result<(), DbError> {
+        let res = sqlx::query(
+            "UPDATE captures SET state = 'upload-pending', failure = ?
+             WHERE id = ? AND state IN ('running', 'upload-pending')",
+        )
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("mark capture upload-pending"))?;
+        if res.rows_affected() != 1 {
+            return Err(DbError::NotRunning(id.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn set_retain_days(&self, id: &str, days: Option<u32>) -> Result<(), DbError> {
+        let res = sqlx::query("UPDATE channels SET retain_days = ? WHERE id = ?")
+            .bind(days.map(i64::from))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("set retention"))?;
+        if res.rows_affected() != 1 {
+            return Err(DbError::NoChannel(id.to_string()));
+        }
         Ok(())
     }
 
@@ -469,7 +500,7 @@ impl Repository for SqliteRepo {
 
     async fn artifacts(&self, capture_id: &str) -> Result<Vec<ArtifactRecord>, DbError> {
         sqlx::query_as(
-            "SELECT name, key, media_type, bytes, sha256, width, height FROM artifacts
+            "SELECT name, key, media_type, bytes, sha256, width, height, version_id FROM artifacts
              WHERE capture_id = ? ORDER BY name",
         )
         .bind(capture_id)
@@ -628,6 +659,21 @@ impl Repository for SqliteRepo {
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>, DbError> {
         let mut tx = self.begin_write().await?;
+        // A job whose capture got as far as the spool is done: its upload is
+        // the store sync's to finish, and capturing again would make a second
+        // snapshot of the same request.
+        sqlx::query(
+            "UPDATE jobs SET status = 'done', last_error_code = NULL, last_error = NULL,
+                    lease_expires_at = NULL, updated_at = ?1,
+                    snapshot_id = (SELECT c.id FROM captures c WHERE c.job_id = jobs.id
+                                    AND c.state = 'upload-pending' ORDER BY c.requested_at DESC LIMIT 1)
+             WHERE status = 'running' AND lease_expires_at < ?1
+               AND EXISTS (SELECT 1 FROM captures c WHERE c.job_id = jobs.id AND c.state = 'upload-pending')",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("end jobs whose capture is spooled"))?;
         let rows = sqlx::query(
             "UPDATE jobs SET status = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,
                     next_attempt_at = ?, last_error_code = ?, last_error = ?, lease_expires_at = NULL,

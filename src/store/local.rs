@@ -1,6 +1,6 @@
 //! A directory on local disk as object store: the embedded default.
 
-use super::{sha256_file, validate_key, Digest, ObjectStore, StoreError};
+use super::{sha256_file, validate_key, Digest, ObjectStore, PutMeta, StoreError, Stored};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +66,22 @@ impl ObjectStore for LocalStore {
         format!("local directory {}", self.root.display())
     }
 
-    async fn put_file(&self, key: &str, src: &Path, _media_type: &str) -> Result<(), StoreError> {
+    async fn check(&self, retention_asked: bool) -> Result<(), StoreError> {
+        if retention_asked {
+            return Err(StoreError::Config(format!(
+                "Object Lock retention (store.object_lock_days or a channel's --retain-days) needs an S3 bucket with Object Lock; {} cannot lock objects",
+                self.describe()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        src: &Path,
+        _meta: &PutMeta<'_>,
+    ) -> Result<Stored, StoreError> {
         let dst = self.path(key)?;
         let src = src.to_path_buf();
         let key_owned = key.to_string();
@@ -95,7 +110,8 @@ impl ObjectStore for LocalStore {
             key: key_owned.clone(),
             source: std::io::Error::other(e),
         })?
-        .map_err(io(key))
+        .map_err(io(key))?;
+        Ok(Stored::default())
     }
 
     async fn get_to_file(&self, key: &str, dst: &Path) -> Result<u64, StoreError> {
@@ -103,7 +119,7 @@ impl ObjectStore for LocalStore {
         tokio::fs::copy(&src, dst).await.map_err(io(key))
     }
 
-    async fn digest(&self, key: &str) -> Result<Digest, StoreError> {
+    async fn digest(&self, key: &str, _version: Option<&str>) -> Result<Digest, StoreError> {
         let path = self.path(key)?;
         tokio::task::spawn_blocking(move || sha256_file(&path))
             .await
@@ -135,6 +151,16 @@ impl ObjectStore for LocalStore {
 mod tests {
     use super::*;
 
+    fn meta() -> PutMeta<'static> {
+        PutMeta {
+            media_type: "text/plain",
+            sha256: "",
+            snapshot_id: "id",
+            channel: "c",
+            retention: None,
+        }
+    }
+
     #[tokio::test]
     async fn put_digest_get_delete() {
         let dir = tempfile::tempdir().unwrap();
@@ -142,10 +168,13 @@ mod tests {
         let src = dir.path().join("src.txt");
         std::fs::write(&src, b"hej").unwrap();
         store
-            .put_file("c/2026/01/02/id/text.txt", &src, "text/plain")
+            .put_file("c/2026/01/02/id/text.txt", &src, &meta())
             .await
             .unwrap();
-        let d = store.digest("c/2026/01/02/id/text.txt").await.unwrap();
+        let d = store
+            .digest("c/2026/01/02/id/text.txt", None)
+            .await
+            .unwrap();
         assert_eq!(d.bytes, 3);
         assert_eq!(
             store.get_bytes("c/2026/01/02/id/text.txt").await.unwrap(),
@@ -153,11 +182,11 @@ mod tests {
         );
         store.delete("c/2026/01/02/id/text.txt").await.unwrap();
         assert!(matches!(
-            store.digest("c/2026/01/02/id/text.txt").await,
+            store.digest("c/2026/01/02/id/text.txt", None).await,
             Err(StoreError::NotFound(_))
         ));
         assert!(matches!(
-            store.put_file("../escape", &src, "x").await,
+            store.put_file("../escape", &src, &meta()).await,
             Err(StoreError::InvalidKey(_))
         ));
     }
@@ -173,7 +202,7 @@ mod tests {
         let blocked = dir.path().join("objects/c/2026/01/02/id/page.pdf");
         std::fs::create_dir_all(blocked.join("inside")).unwrap();
         assert!(store
-            .put_file("c/2026/01/02/id/page.pdf", &src, "application/pdf")
+            .put_file("c/2026/01/02/id/page.pdf", &src, &meta())
             .await
             .is_err());
         let left: Vec<_> = std::fs::read_dir(blocked.parent().unwrap())

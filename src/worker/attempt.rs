@@ -114,6 +114,10 @@ async fn end(bevara: &Bevara, job: &Job, lease: &Lease, outcome: &Outcome) {
         Outcome::Complete(o) => JobEnd::Done {
             snapshot_id: o.snapshot_id.clone(),
         },
+        // Captured and spooled: the job is done; the worker's sync stores it.
+        Outcome::Failed(f) if f.code == crate::exit::ExitCode::UploadPending => JobEnd::Done {
+            snapshot_id: f.snapshot_id.clone().unwrap_or_default(),
+        },
         Outcome::Failed(f) if f.retryable => {
             let wait = backoff(job.attempts, w.retry_base_secs, w.retry_max_secs);
             JobEnd::Retry {

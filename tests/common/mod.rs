@@ -2,6 +2,7 @@
 //! installation in a temporary directory.
 #![allow(dead_code)]
 
+pub mod s3;
 pub mod wordpress;
 
 use axum::extract::{Path as UrlPath, RawQuery};
@@ -233,6 +234,7 @@ pub fn channel(id: &str, url: &str) -> Channel {
         tags: vec![],
         opened_at: chrono::Utc::now(),
         closed_at: None,
+        retain_days: None,
         recording: false,
     }
 }
@@ -385,4 +387,36 @@ pub fn artifact_path(
         .find(|a| a.name == name)
         .unwrap_or_else(|| panic!("no {name} in {:?}", outcome.manifest.artifacts));
     bevara.store().local_path(&a.key).unwrap()
+}
+
+/// How a run of the `bevara` command ended.
+#[allow(dead_code)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: std::time::Duration,
+}
+
+/// Runs the `bevara` binary in `data` with its data directory `data/data`
+/// and `env` on top of the test's environment.
+#[allow(dead_code)]
+pub async fn bevara(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let started = std::time::Instant::now();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
+        .args(args)
+        .current_dir(data)
+        .env_remove("BEVARA_CONFIG")
+        .env("BEVARA_DATA_DIR", data.join("data"))
+        .envs(env.iter().copied())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: started.elapsed(),
+    }
 }

@@ -122,7 +122,7 @@ pub(super) async fn complete_in(
     // Locked first: a reaper failing the capture meanwhile waits for this
     // transaction, or has already ended the capture and nothing is written.
     let running: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM captures WHERE id = $1 AND state = 'running' FOR UPDATE",
+        "SELECT id FROM captures WHERE id = $1 AND state IN ('running', 'upload-pending') FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -134,11 +134,11 @@ pub(super) async fn complete_in(
     insert_items(&mut *conn, id, items).await?;
     for a in artifacts {
         sqlx::query(
-            "INSERT INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height, version_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (capture_id, name) DO UPDATE SET key = EXCLUDED.key,
                 media_type = EXCLUDED.media_type, bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256,
-                width = EXCLUDED.width, height = EXCLUDED.height",
+                width = EXCLUDED.width, height = EXCLUDED.height, version_id = EXCLUDED.version_id",
         )
         .bind(id)
         .bind(&a.name)
@@ -148,14 +148,15 @@ pub(super) async fn complete_in(
         .bind(&a.sha256)
         .bind(a.width)
         .bind(a.height)
+        .bind(&a.version_id)
         .execute(&mut *conn)
         .await
         .map_err(q("record artifact"))?;
     }
     let done = sqlx::query(
         "UPDATE captures SET state = 'complete', finished_at = $1, final_url = $2, title = $3,
-                warnings = $4, truncated = $5, manifest_key = $6
-         WHERE id = $7 AND state = 'running'",
+                warnings = $4, truncated = $5, manifest_key = $6, failure = NULL
+         WHERE id = $7 AND state IN ('running', 'upload-pending')",
     )
     .bind(Utc::now())
     .bind(&finish.final_url)

@@ -222,6 +222,21 @@ pub(super) async fn reap_in(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
 ) -> Result<Vec<Reaped>, DbError> {
+    // A job whose capture got as far as the spool is done: its upload is
+    // the store sync's to finish, and capturing again would make a second
+    // snapshot of the same request.
+    sqlx::query(
+        "UPDATE jobs SET status = 'done', last_error_code = NULL, last_error = NULL,
+                lease_expires_at = NULL, updated_at = $1,
+                snapshot_id = (SELECT c.id FROM captures c WHERE c.job_id = jobs.id
+                                AND c.state = 'upload-pending' ORDER BY c.requested_at DESC LIMIT 1)
+         WHERE status = 'running' AND lease_expires_at < $1
+           AND EXISTS (SELECT 1 FROM captures c WHERE c.job_id = jobs.id AND c.state = 'upload-pending')",
+    )
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(q("end jobs whose capture is spooled"))?;
     let rows = sqlx::query(
         "UPDATE jobs SET status = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,
                 next_attempt_at = $1, last_error_code = $2, last_error = $3, lease_expires_at = NULL,
