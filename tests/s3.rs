@@ -370,6 +370,17 @@ async fn a_store_outage_leaves_the_capture_upload_pending_until_store_sync() {
         "{}",
         r.stdout
     );
+    // A spool at its cap refuses the next capture, and keeps what waits.
+    let mut full = env.clone();
+    full.push(("BEVARA_STORE_SPOOL_MAX_MB", "1"));
+    let r = bevara(dir.path(), &full, &["capture", "flode"]).await;
+    assert_eq!(r.code, 11, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("spool") && r.stderr.contains("store.spool_max_mb"),
+        "{}",
+        r.stderr
+    );
+    assert!(spooled.join("screenshot.png").is_file());
 
     s3.set(Relay::Pass);
     let r = ok(dir.path(), &env, &["store", "sync"]).await;
@@ -454,4 +465,55 @@ async fn a_capture_killed_mid_upload_is_stored_by_the_next_sync() {
     let list = snapshots(&ok(dir.path(), &env, &["snapshots", "list", "--json"]).await);
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["state"], "complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_stores_pending_uploads_when_the_store_is_back() {
+    let s3 = Server::s3s_fs("arkiv");
+    let dir = tempfile::tempdir().unwrap();
+    let owned = s3.env("arkiv", "bevara");
+    let env = env(
+        &owned,
+        &[
+            ("BEVARA_STORE_SYNC_SECS", "1"),
+            ("BEVARA_WORKER_LISTEN", ""),
+        ],
+    );
+    add_feed(dir.path(), &env, "flode", &[]).await;
+    s3.set(Relay::Refuse);
+    let r = bevara(dir.path(), &env, &["capture", "flode"]).await;
+    assert_eq!(r.code, 15, "{}\n{}", r.stdout, r.stderr);
+    let list = snapshots(&ok(dir.path(), &env, &["snapshots", "list", "--json"]).await);
+    let id = list[0]["id"].as_str().unwrap().to_string();
+
+    // The worker starts while the store is still down, then it comes back.
+    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
+        .arg("worker")
+        .current_dir(dir.path())
+        .env_remove("BEVARA_CONFIG")
+        .env("BEVARA_DATA_DIR", dir.path().join("data"))
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    s3.set(Relay::Pass);
+    let started = std::time::Instant::now();
+    loop {
+        let list = snapshots(&ok(dir.path(), &env, &["snapshots", "list", "--json"]).await);
+        if list[0]["state"] == "complete" {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the worker did not store the pending upload: {list:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let _ = worker.start_kill();
+    let _ = worker.wait().await;
+    let r = ok(dir.path(), &env, &["verify", &id]).await;
+    assert!(!r.stdout.contains("FAILED"), "{}", r.stdout);
 }
