@@ -86,7 +86,18 @@ impl S3Store {
         if !s.endpoint.is_empty() {
             loader = loader.endpoint_url(&s.endpoint);
         }
-        let region = (!s.region.is_empty()).then(|| aws_config::Region::new(s.region.clone()));
+        let region_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|r| !r.is_empty()));
+        let region = if !s.region.is_empty() {
+            Some(aws_config::Region::new(s.region.clone()))
+        } else if !s.endpoint.is_empty() && !region_env {
+            // A server of one's own: no need to ask the instance metadata
+            // service (a second's wait and a warning off AWS).
+            Some(aws_config::Region::new("us-east-1"))
+        } else {
+            None
+        };
         let region = RegionProviderChain::first_try(region)
             .or_default_provider()
             .or_else("us-east-1");
