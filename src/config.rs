@@ -818,6 +818,9 @@ mod tests {
     fn debug_hides_secrets() {
         let s = Layers::default()
             .flag("session_key", "c2VjcmV0LXNlc3Npb24ta2V5")
+            .flag("store.secret_access_key", "s3-hemlig-nyckel")
+            .flag("store.secret_access_key_file", "/run/secrets/s3")
+            .flag("store.access_key_id", "AKIDBEVARA")
             .flag(
                 "database.url",
                 "postgres://bevara:hemligt-pw@db.internal/bevara",
@@ -825,6 +828,12 @@ mod tests {
             .resolve()
             .unwrap();
         let shown = format!("{s:?} {:?}", s.database);
+        assert!(!shown.contains("s3-hemlig-nyckel"), "{shown}");
+        // The key's id and the secret's file are not secrets.
+        assert!(
+            shown.contains("AKIDBEVARA") && shown.contains("/run/secrets/s3"),
+            "{shown}"
+        );
         assert!(!shown.contains("c2VjcmV0LXNlc3Npb24ta2V5"), "{shown}");
         assert!(!shown.contains("hemligt-pw"), "{shown}");
         assert!(

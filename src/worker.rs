@@ -164,6 +164,7 @@ pub async fn run(
     let syncer = tokio::spawn(tracing::Instrument::instrument(
         sync_loop(
             bevara.clone(),
+            state.metrics.clone(),
             Duration::from_secs(settings.store.sync_secs.max(1)),
         ),
         tracing::info_span!("store-sync"),
@@ -367,10 +368,15 @@ async fn stop_reached(bevara: &Bevara, stop: &StopWhen) -> bool {
 /// Stores what waits in the spool: at start (a killed run's uploads), then
 /// every `base`, backing off (doubling, at most an hour) while the store
 /// refuses.
-async fn sync_loop(bevara: Bevara, base: Duration) {
+async fn sync_loop(bevara: Bevara, metrics: Arc<Metrics>, base: Duration) {
     let mut wait = base;
     loop {
         let r = crate::store::spool::sync(&bevara).await;
+        let spool = bevara.settings().spool_dir();
+        metrics.spool(
+            r.left.len() + r.busy.len(),
+            crate::store::spool::size(&spool),
+        );
         if !r.stored.is_empty() || !r.left.is_empty() {
             tracing::info!(
                 stored = r.stored.len(),

@@ -23,6 +23,8 @@ pub struct Metrics {
     oldest_age: Gauge<f64, AtomicU64>,
     scheduler_lag: Gauge<f64, AtomicU64>,
     reaped: Counter,
+    uploads_pending: Gauge,
+    spool_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -73,8 +75,22 @@ impl Metrics {
             "Jobs taken back after their worker's lease ran out",
             reaped.clone(),
         );
+        let uploads_pending = Gauge::default();
+        registry.register(
+            "uploads_pending",
+            "Snapshots in this worker's spool, captured but not yet in the object store",
+            uploads_pending.clone(),
+        );
+        let spool_bytes = Gauge::default();
+        registry.register(
+            "spool_bytes",
+            "Bytes in this worker's spool",
+            spool_bytes.clone(),
+        );
         Self {
             registry,
+            uploads_pending,
+            spool_bytes,
             captures,
             duration,
             queue_depth,
@@ -107,6 +123,12 @@ impl Metrics {
         self.scheduler_lag.set(lag);
     }
 
+    /// After a store sync: what still waits in the spool.
+    pub fn spool(&self, pending: usize, bytes: u64) {
+        self.uploads_pending.set(pending as i64);
+        self.spool_bytes.set(bytes.min(i64::MAX as u64) as i64);
+    }
+
     pub fn reaped(&self, n: usize) {
         self.reaped.inc_by(n as u64);
     }
@@ -131,6 +153,7 @@ mod tests {
         m.capture_finished("complete", 12.0);
         m.capture_finished("complete", 30.0);
         m.capture_finished("timeout", 31.0);
+        m.spool(2, 5_000_000);
         let now = Utc::now();
         m.queue(
             &QueueStats {
@@ -150,6 +173,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("bevara_queue_depth 7"), "{text}");
+        assert!(text.contains("bevara_uploads_pending 2"), "{text}");
+        assert!(text.contains("bevara_spool_bytes 5000000"), "{text}");
         assert!(
             text.contains("bevara_oldest_queued_job_age_seconds 90"),
             "{text}"
