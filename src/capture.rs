@@ -227,6 +227,10 @@ pub(crate) async fn capture_with_id(
             tracing::info!(truncated = outcome.truncated(), "capture complete");
             Ok(outcome)
         }
+        Err((err @ CaptureError::UploadPending { .. }, _)) => {
+            // Captured and spooled: recorded upload-pending, not failed.
+            Err(err)
+        }
         Err((mut err, final_url)) => {
             // A failure while Chromium was dying is the browser's failure,
             // whatever step noticed it first. Only failures that talk to the
