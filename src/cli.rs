@@ -8,6 +8,7 @@ mod queue;
 mod session;
 mod snapshots;
 mod store;
+mod web;
 
 use bevara::config::{Layers, Settings};
 use bevara::ExitCode;
@@ -67,6 +68,11 @@ pub enum Command {
     /// Find, show and retrieve snapshots.
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCmd),
+    /// Serve the HTTP API under /api/v1 on web.listen, until stopped.
+    Serve,
+    /// API tokens for the HTTP API.
+    #[command(subcommand)]
+    Token(web::TokenCmd),
     /// The object store's spool: pending uploads.
     #[command(subcommand)]
     Store(store::StoreCmd),
@@ -172,6 +178,8 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Snapshots(s) => snapshots::run(&bevara, s).await,
                 Command::Verify(v) => commands::verify(&bevara, v).await,
                 Command::Store(s) => store::run(&bevara, s).await,
+                Command::Serve => web::serve(bevara).await,
+                Command::Token(t) => web::token(&bevara, t).await,
                 Command::Demo(d) => commands::demo(bevara, d).await,
                 Command::Search(s) => profiles::search(&bevara, s).await,
                 Command::Session(s) => session::run(&bevara, s).await,

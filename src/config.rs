@@ -50,7 +50,24 @@ pub struct Settings {
     pub capture: CaptureSettings,
     pub recording: RecordingSettings,
     pub worker: WorkerSettings,
+    pub web: WebSettings,
     pub log: LogSettings,
+}
+
+/// `bevara serve`: the HTTP API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Address the API listens on.
+    pub listen: String,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
 }
 
 /// Which database holds the register, the captures and the queue.
@@ -323,6 +340,7 @@ impl Default for Settings {
             capture: CaptureSettings::default(),
             recording: RecordingSettings::default(),
             worker: WorkerSettings::default(),
+            web: WebSettings::default(),
             log: LogSettings::default(),
         }
     }

@@ -194,6 +194,18 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// The latest fire time in the log for `schedule`.
     async fn last_fire(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, DbError>;
 
+    // ----- the web: API tokens and the audit log -----
+    /// Stores a token by the SHA-256 of its secret (never the secret).
+    async fn add_token(&self, t: &ApiToken, hash: &str) -> Result<(), DbError>;
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, DbError>;
+    /// Revokes a token; false if it was already revoked or unknown.
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool, DbError>;
+    /// The unrevoked token whose secret hashes to `hash`.
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, DbError>;
+    async fn add_audit(&self, e: &AuditEntry) -> Result<(), DbError>;
+    /// The audit log, newest first.
+    async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, DbError>;
+
     // ----- debates -----
     async fn add_debate(&self, d: &Debate) -> Result<(), DbError>;
     /// Debates, newest first; only those not stopped and not past `until` when `active_at` is given.
@@ -205,6 +217,32 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
         at: DateTime<Utc>,
         by: Option<&str>,
     ) -> Result<bool, DbError>;
+}
+
+/// An API token as the register keeps it (its secret is not kept).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    /// `viewer`, `archivist`, `admin` or `ops`.
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One state-changing action: who, in which role, did what to what, when.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub role: String,
+    /// e.g. `channel.add`, `capture.request`, `token.create`.
+    pub action: String,
+    pub target: Option<String>,
+    /// JSON with the action's details (a capture's reason, a job id).
+    pub detail: Option<String>,
 }
 
 /// A database failure, with what was being done.

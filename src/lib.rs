@@ -46,6 +46,7 @@ pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod target;
+pub mod web;
 pub mod worker;
 
 pub use capture::{CaptureError, CaptureOutcome, Trigger};

@@ -521,6 +521,42 @@ pub async fn upload_pending_and_retention(db: &Db) {
     assert!(db.pend_capture("01P", "again").await.is_err());
 }
 
+/// Tokens are found by their hash until revoked; the audit log reads newest first.
+pub async fn tokens_and_audit(db: &Db) {
+    let tok = super::ApiToken {
+        id: "01T".into(),
+        name: "skript".into(),
+        role: "archivist".into(),
+        created_at: t(0),
+        created_by: Some("anna".into()),
+        revoked_at: None,
+    };
+    db.add_token(&tok, "hash-1").await.unwrap();
+    assert_eq!(db.token_by_hash("hash-1").await.unwrap(), Some(tok.clone()));
+    assert_eq!(db.token_by_hash("hash-2").await.unwrap(), None);
+    assert!(db.revoke_token("01T", t(5)).await.unwrap());
+    assert!(!db.revoke_token("01T", t(6)).await.unwrap());
+    assert_eq!(db.token_by_hash("hash-1").await.unwrap(), None);
+    assert_eq!(db.list_tokens().await.unwrap()[0].revoked_at, Some(t(5)));
+    for (i, action) in ["channel.add", "capture.request"].iter().enumerate() {
+        db.add_audit(&super::AuditEntry {
+            id: format!("01A{i}"),
+            at: t(i as i64),
+            actor: "token:admin".into(),
+            role: "admin".into(),
+            action: action.to_string(),
+            target: Some("sala".into()),
+            detail: Some("{\"reason\":\"debatt\"}".into()),
+        })
+        .await
+        .unwrap();
+    }
+    let log = db.audit(10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].action, "capture.request");
+    assert_eq!(log[1].at, t(0));
+}
+
 /// Runs every contract test, each on a fresh database from `fresh`, which
 /// returns `Some((guard, db))`, or `None` when the backend cannot be had
 /// here (the test then passes, having said why it did nothing).
@@ -530,7 +566,7 @@ macro_rules! repository_contract {
     ($fresh:path) => {
         $crate::repository_contract!($fresh; register, captures_items_and_search, search_words,
             enqueue_joins_and_claims_by_priority, leases_heartbeats_and_retries,
-            fires_are_enqueued_once, debates, upload_pending_and_retention);
+            fires_are_enqueued_once, debates, upload_pending_and_retention, tokens_and_audit);
     };
     ($fresh:path; $($name:ident),+) => {
         $(

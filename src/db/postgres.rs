@@ -17,8 +17,8 @@ mod listen;
 
 use super::rows::{convert, to_json_list, CaptureRow, ChannelRow, DebateRow, JobRow};
 use super::{
-    q, ArtifactRecord, CaptureFilter, CaptureFinish, CaptureRecord, DbError, Debate, Repository,
-    SearchHit,
+    q, ApiToken, ArtifactRecord, AuditEntry, CaptureFilter, CaptureFinish, CaptureRecord, DbError,
+    Debate, Repository, SearchHit,
 };
 use crate::behaviour::items::Item;
 use crate::queue::{Enqueued, Job, JobEnd, JobStatus, NewJob, QueueStats, Reaped};
@@ -651,6 +651,77 @@ impl Repository for PgRepo {
     }
 
     // ----- debates -----
+
+    async fn add_token(&self, t: &ApiToken, hash: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO tokens (id, name, role, hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.role)
+        .bind(hash)
+        .bind(t.created_at)
+        .bind(&t.created_by)
+        .execute(&self.pool)
+        .await
+        .map_err(q("add token"))?;
+        Ok(())
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, DbError> {
+        sqlx::query_as(
+            "SELECT id, name, role, created_at, created_by, revoked_at FROM tokens ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list tokens"))
+    }
+
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool, DbError> {
+        let res =
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(q("revoke token"))?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, DbError> {
+        sqlx::query_as(
+            "SELECT id, name, role, created_at, created_by, revoked_at FROM tokens WHERE hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("find token"))
+    }
+
+    async fn add_audit(&self, e: &AuditEntry) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO audit (id, at, actor, role, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&e.id)
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.role)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.detail)
+        .execute(&self.pool)
+        .await
+        .map_err(q("write audit log"))?;
+        Ok(())
+    }
+
+    async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, DbError> {
+        sqlx::query_as("SELECT * FROM audit ORDER BY at DESC, id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read audit log"))
+    }
 
     async fn add_debate(&self, d: &Debate) -> Result<(), DbError> {
         sqlx::query(

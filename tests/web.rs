@@ -1,0 +1,330 @@
+//! The HTTP API as `bevara serve` answers it over a real socket: roles and
+//! tokens (401 without, 403 for a role that may not), a snapshot's data and
+//! artifact bytes, a capture requested with its reason (and joined when
+//! asked again), and the audit log of every change.
+
+mod common;
+
+use common::bevara;
+use http_body_util::{BodyExt, Full};
+use std::path::Path;
+
+const ALLOW: (&str, &str) = ("BEVARA_ALLOW_PRIVATE_ADDRESSES", "1");
+
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+async fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Answer {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = req
+        .body(Full::new(bytes::Bytes::from(
+            body.unwrap_or("").to_string(),
+        )))
+        .unwrap();
+    let res = send.send_request(req).await.unwrap();
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Answer { status, body }
+}
+
+async fn token(dir: &Path, role: &str, name: &str) -> String {
+    let r = bevara(
+        dir,
+        &[],
+        &["token", "create", "--role", role, "--name", name],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let secret = r.stdout.trim().to_string();
+    assert!(secret.starts_with("bvr_"), "{}", r.stdout);
+    secret
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_each_role_as_it_may_and_audits_every_change() {
+    let site = common::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = format!("http://{site}/site/feed.html");
+    let r = bevara(
+        d,
+        &[],
+        &[
+            "channel",
+            "add",
+            "flode",
+            "--platform",
+            "facebook",
+            "--url",
+            &url,
+            "--no-recording",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = bevara(d, &[ALLOW], &["capture", "flode"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list = bevara(d, &[], &["snapshots", "list", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+
+    let viewer = token(d, "viewer", "läsare").await;
+    let archivist = token(d, "archivist", "arkivarie").await;
+    let admin = token(d, "admin", "admin").await;
+    let ops = token(d, "ops", "drift").await;
+    // Only the hash is kept.
+    let db = std::fs::read(d.join("data/bevara.sqlite")).unwrap();
+    let db = String::from_utf8_lossy(&db);
+    assert!(
+        !db.contains(&viewer[4..]),
+        "a token's secret is in the database"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let listen = ("BEVARA_WEB_LISTEN", addr.as_str());
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
+        .arg("serve")
+        .current_dir(d)
+        .env_remove("BEVARA_CONFIG")
+        .env("BEVARA_DATA_DIR", d.join("data"))
+        .envs([listen, ALLOW])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(&addr).await.is_err() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "bevara serve did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // No token: only /healthz answers.
+    assert_eq!(call(&addr, "GET", "/healthz", None, None).await.status, 200);
+    let a = call(&addr, "GET", "/api/v1/channels", None, None).await;
+    assert_eq!(
+        (a.status, a.json()["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let a = call(&addr, "GET", "/api/v1/channels", Some("bvr_fel"), None).await;
+    assert_eq!(a.status, 401);
+
+    // Viewer: the register and snapshots, not the artifacts.
+    let a = call(&addr, "GET", "/api/v1/channels", Some(&viewer), None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()[0]["id"], "flode");
+    let a = call(
+        &addr,
+        "GET",
+        "/api/v1/channels/flode/snapshots",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(a.json()[0]["id"], id.as_str());
+    let a = call(
+        &addr,
+        "GET",
+        &format!("/api/v1/snapshots/{id}"),
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let manifest = a.json()["manifest"].clone();
+    assert_eq!(manifest["snapshot_id"], id.as_str());
+    let items_path = format!("/api/v1/snapshots/{id}/artifacts/items.json");
+    let a = call(&addr, "GET", &items_path, Some(&viewer), None).await;
+    assert_eq!(
+        (a.status, a.json()["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let token0 = &common::feed_tokens()[0];
+    let a = call(
+        &addr,
+        "GET",
+        &format!("/api/v1/search?q={token0}"),
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(String::from_utf8_lossy(&a.body).contains(&id));
+
+    // Archivist: the artifact's bytes are the stored object's.
+    let a = call(&addr, "GET", &items_path, Some(&archivist), None).await;
+    assert_eq!(a.status, 200);
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&a.body))
+    };
+    let entry = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "items.json")
+        .unwrap();
+    assert_eq!(sha, entry["sha256"].as_str().unwrap());
+    assert!(String::from_utf8_lossy(&a.body).contains(token0.as_str()));
+    let a = call(
+        &addr,
+        "POST",
+        &format!("/api/v1/snapshots/{id}/verify"),
+        Some(&archivist),
+        None,
+    )
+    .await;
+    assert_eq!((a.status, a.json()["ok"].as_bool()), (200, Some(true)));
+
+    // Ops: jobs, no content.
+    assert_eq!(
+        call(&addr, "GET", "/api/v1/channels", Some(&ops), None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        call(&addr, "GET", "/api/v1/jobs", Some(&ops), None)
+            .await
+            .status,
+        200
+    );
+
+    // Admin: a capture needs a reason; asking again joins the queued job.
+    let cap = "/api/v1/channels/flode/captures";
+    assert_eq!(
+        call(&addr, "POST", cap, Some(&viewer), Some(r#"{"reason":"x"}"#))
+            .await
+            .status,
+        403
+    );
+    let a = call(&addr, "POST", cap, Some(&admin), Some(r#"{"reason":" "}"#)).await;
+    assert_eq!(
+        (a.status, a.json()["code"].as_str()),
+        (400, Some("reason-required"))
+    );
+    let a = call(
+        &addr,
+        "POST",
+        cap,
+        Some(&admin),
+        Some(r#"{"reason":"insändare om skolan"}"#),
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let job = a.json()["job_id"].as_str().unwrap().to_string();
+    let a = call(
+        &addr,
+        "POST",
+        cap,
+        Some(&admin),
+        Some(r#"{"reason":"debatt i fullmäktige"}"#),
+    )
+    .await;
+    assert_eq!(
+        (a.json()["job_id"].as_str(), a.json()["joined"].as_bool()),
+        (Some(job.as_str()), Some(true))
+    );
+    let new = format!(
+        r#"{{"id":"sala-blogg","platform":"blog","url":"http://{site}/classic/parkeringen/"}}"#
+    );
+    assert_eq!(
+        call(&addr, "POST", "/api/v1/channels", Some(&admin), Some(&new))
+            .await
+            .status,
+        201
+    );
+    let a = call(&addr, "POST", "/api/v1/channels", Some(&admin), Some(&new)).await;
+    assert_eq!(
+        (a.status, a.json()["code"].as_str()),
+        (409, Some("channel-exists"))
+    );
+
+    // The audit log: who did what, with the reason.
+    assert_eq!(
+        call(&addr, "GET", "/api/v1/audit", Some(&viewer), None)
+            .await
+            .status,
+        403
+    );
+    let log = call(&addr, "GET", "/api/v1/audit", Some(&archivist), None)
+        .await
+        .json();
+    let actions: Vec<(&str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert!(
+        actions.contains(&("capture.request", "token:admin")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("channel.add", "token:admin")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("snapshot.verify", "token:arkivarie")),
+        "{actions:?}"
+    );
+    assert_eq!(actions.iter().filter(|a| a.0 == "token.create").count(), 4);
+    assert!(log.to_string().contains("insändare om skolan"));
+
+    // A revoked token is refused.
+    let list = bevara(d, &[], &["token", "list", "--json"]).await;
+    let tokens: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert!(!list.stdout.contains("bvr_"), "token list shows a secret");
+    let vid = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "viewer")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(bevara(d, &[], &["token", "revoke", &vid]).await.code, 0);
+    assert_eq!(
+        call(&addr, "GET", "/api/v1/channels", Some(&viewer), None)
+            .await
+            .status,
+        401
+    );
+    let _ = server.start_kill();
+}
