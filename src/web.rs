@@ -449,6 +449,7 @@ async fn artifact(
     State(b): State<Bevara>,
     c: Caller,
     Path((id, name)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult {
     c.need(Role::Archivist)?;
     let (rec, manifest) = crate::archive::manifest(&b, &id).await?;
@@ -479,15 +480,41 @@ async fn artifact(
         .get_to_file(&key, tmp.path())
         .await
         .map_err(crate::archive::ArchiveError::from)?;
-    let file = tokio::fs::File::open(tmp.path())
+    let mut file = tokio::fs::File::open(tmp.path())
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()))?;
     drop(tmp);
-    let body = Body::from_stream(file_stream(file));
-    Ok((
+    // One byte range, for seeking in the video: 206 with the slice.
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| byte_range(v, bytes));
+    let (status, start, len) = match range {
+        None => (StatusCode::OK, 0, bytes),
+        Some(Some((a, z))) => (StatusCode::PARTIAL_CONTENT, a, z - a + 1),
+        Some(None) => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{bytes}"))],
+            )
+                .into_response())
+        }
+    };
+    if start > 0 {
+        use tokio::io::AsyncSeekExt;
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string())
+            })?;
+    }
+    let body = Body::from_stream(file_stream(tokio::io::AsyncReadExt::take(file, len)));
+    let mut res = (
+        status,
         [
             (header::CONTENT_TYPE, media_type),
-            (header::CONTENT_LENGTH, bytes.to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::ACCEPT_RANGES, "bytes".to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
@@ -495,13 +522,39 @@ async fn artifact(
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    if status == StatusCode::PARTIAL_CONTENT {
+        let value = format!("bytes {start}-{}/{bytes}", start + len - 1);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            res.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(res)
+}
+
+/// The first and last byte of `Range: bytes=…` in an object of `size`
+/// bytes; `None` when it cannot be served (several ranges are not offered).
+fn byte_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (a, z) = spec.split_once('-')?;
+    let (a, z) = match (a.trim(), z.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            (size.saturating_sub(n), size - 1)
+        }
+        (a, "") => (a.parse().ok()?, size - 1),
+        (a, z) => (a.parse().ok()?, z.parse::<u64>().ok()?.min(size - 1)),
+    };
+    (a <= z && a < size).then_some((a, z))
 }
 
 /// A file as a stream of chunks (the file is already unlinked; the open
 /// handle keeps it readable).
 fn file_stream(
-    mut file: tokio::fs::File,
+    mut file: impl tokio::io::AsyncRead + Unpin + Send + 'static,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
     use tokio::io::AsyncReadExt;
     async_stream(move |tx| async move {
@@ -614,5 +667,18 @@ mod tests {
         assert!(s.starts_with("bvr_") && s.len() == 68);
         assert_ne!(new_secret(), s);
         assert_eq!(hash_secret(&s).len(), 64);
+        assert_eq!(byte_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(byte_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(byte_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(byte_range("bytes=95-200", 100), Some((95, 99)));
+        for bad in [
+            "bytes=100-",
+            "bytes=5-1",
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=x-",
+        ] {
+            assert_eq!(byte_range(bad, 100), None, "{bad}");
+        }
     }
 }

@@ -31,6 +31,18 @@ async fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Answer {
+    call_with(addr, method, path, token, body, &[]).await.0
+}
+
+/// [`call`] with more headers; also returns the answer's headers.
+async fn call_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    extra: &[(&str, &str)],
+) -> (Answer, hyper::HeaderMap) {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut send, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
@@ -45,6 +57,9 @@ async fn call(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
     let req = req
         .body(Full::new(bytes::Bytes::from(
             body.unwrap_or("").to_string(),
@@ -52,8 +67,9 @@ async fn call(
         .unwrap();
     let res = send.send_request(req).await.unwrap();
     let status = res.status().as_u16();
+    let headers = res.headers().clone();
     let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, body }
+    (Answer { status, body }, headers)
 }
 
 async fn token(dir: &Path, role: &str, name: &str) -> String {
@@ -201,6 +217,18 @@ async fn the_api_answers_each_role_as_it_may_and_audits_every_change() {
         .unwrap();
     assert_eq!(sha, entry["sha256"].as_str().unwrap());
     assert!(String::from_utf8_lossy(&a.body).contains(token0.as_str()));
+    // A byte range, as a video player seeks.
+    let range = [("range", "bytes=10-19")];
+    let (part, h) = call_with(&addr, "GET", &items_path, Some(&archivist), None, &range).await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, a.body[10..20].to_vec());
+    assert_eq!(
+        h.get("content-range").unwrap().to_str().unwrap(),
+        format!("bytes 10-19/{}", a.body.len())
+    );
+    let past = [("range", "bytes=99999999-")];
+    let (past, _) = call_with(&addr, "GET", &items_path, Some(&archivist), None, &past).await;
+    assert_eq!(past.status, 416);
     let a = call(
         &addr,
         "POST",
