@@ -264,6 +264,7 @@ pub fn router(bevara: Bevara) -> Router {
         .route("/api/v1/jobs", get(jobs))
         .route("/api/v1/jobs/{id}/retry", post(retry_job))
         .route("/api/v1/audit", get(audit_log))
+        .route("/api/v1/openapi.json", get(openapi))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
         })
@@ -280,6 +281,66 @@ pub async fn serve(bevara: Bevara) -> Result<(), std::io::Error> {
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// Every endpoint: method, path, the role it needs, what it does. The
+/// OpenAPI document is made from this list.
+pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
+    ("get", "/api/v1/channels", "viewer", "The register"),
+    ("post", "/api/v1/channels", "admin", "Register a channel"),
+    ("get", "/api/v1/channels/{id}", "viewer", "One channel"),
+    ("post", "/api/v1/channels/{id}/close", "admin", "Close a channel; its final capture is queued"),
+    ("post", "/api/v1/channels/{id}/captures", "admin", "Request a capture now: {\"reason\": \"…\"}; 202 with the job id, joining a queued or running job"),
+    ("get", "/api/v1/channels/{id}/snapshots", "viewer", "The channel's captures"),
+    ("get", "/api/v1/snapshots/{id}", "viewer", "A capture and its manifest"),
+    ("get", "/api/v1/snapshots/{id}/artifacts/{name}", "archivist", "An artifact's bytes; one byte range is served as 206"),
+    ("post", "/api/v1/snapshots/{id}/verify", "archivist", "Read every object back against the manifest"),
+    ("get", "/api/v1/search", "viewer", "Items across channels: ?q=WORDS[&channel=ID][&limit=N]"),
+    ("get", "/api/v1/jobs", "ops", "The newest jobs"),
+    ("post", "/api/v1/jobs/{id}/retry", "ops", "Queue a failed or cancelled job again"),
+    ("get", "/api/v1/audit", "archivist", "The audit log, newest first"),
+    ("get", "/api/v1/openapi.json", "viewer", "This document"),
+];
+
+/// An OpenAPI 3.1 description of [`ENDPOINTS`].
+pub fn openapi_document() -> serde_json::Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, role, summary) in ENDPOINTS {
+        let params: Vec<serde_json::Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = json!({
+            "summary": summary,
+            "description": format!("Needs the role {role} (or one that includes it)."),
+            "parameters": params,
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "done"},
+                "401": {"description": "no or unknown token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "403": {"description": "the role may not", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Bevara", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "string", "description": "stable, kebab-case"},
+                "message": {"type": "string"}
+            }}}
+        }
+    })
+}
+
+async fn openapi(c: Caller) -> ApiResult {
+    c.need(Role::Viewer)?;
+    Ok(Json(openapi_document()).into_response())
+}
 
 async fn list_channels(State(b): State<Bevara>, c: Caller) -> ApiResult {
     c.need(Role::Viewer)?;

@@ -239,6 +239,20 @@ async fn the_api_answers_each_role_as_it_may_and_audits_every_change() {
     .await;
     assert_eq!((a.status, a.json()["ok"].as_bool()), (200, Some(true)));
 
+    // The OpenAPI document names every endpoint with its role.
+    let doc = call(&addr, "GET", "/api/v1/openapi.json", Some(&viewer), None)
+        .await
+        .json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (method, path, role, _) in bevara::web::ENDPOINTS {
+        let op = &doc["paths"][*path][*method];
+        assert!(
+            op["description"].as_str().unwrap_or("").contains(role),
+            "{method} {path}"
+        );
+    }
+    assert!(doc["paths"]["/api/v1/channels"]["post"].is_object());
+
     // Ops: jobs, no content.
     assert_eq!(
         call(&addr, "GET", "/api/v1/channels", Some(&ops), None)
