@@ -335,3 +335,20 @@ mod tests {
         assert!(p(TriggerKind::Debate) > p(TriggerKind::Schedule));
     }
 }
+
+/// Closes a channel and queues its final capture: "vid avslut … bevaras",
+/// one last capture of what the channel holds and how it looks. Returns the
+/// final capture's job, or `None` when the channel was already closed.
+pub async fn close_channel(
+    db: &crate::db::Db,
+    id: &crate::registry::ChannelId,
+    requested_by: Option<String>,
+) -> Result<Option<String>, crate::db::DbError> {
+    if !db.close_channel(id, Utc::now()).await? {
+        return Ok(None);
+    }
+    let job = NewJob::new(id.as_str(), TriggerKind::Close)
+        .reason(Some("final capture at closing".into()))
+        .requested_by(requested_by);
+    Ok(Some(db.enqueue(&job, Utc::now()).await?.job_id))
+}

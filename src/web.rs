@@ -413,13 +413,9 @@ async fn add_channel(State(b): State<Bevara>, c: Caller, Json(n): Json<NewChanne
 async fn close_channel(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
     c.need(Role::Admin)?;
     let cid: ChannelId = id.parse().map_err(bad)?;
-    let closed = b.db().close_channel(&cid, Utc::now()).await?;
-    let mut job = None;
+    let job = crate::queue::close_channel(b.db(), &cid, Some(c.name.clone())).await?;
+    let closed = job.is_some();
     if closed {
-        let new = NewJob::new(&id, TriggerKind::Close)
-            .reason(Some("final capture at closing".into()))
-            .requested_by(Some(c.name.clone()));
-        job = Some(b.db().enqueue(&new, Utc::now()).await?.job_id);
         audit(
             &b,
             &c.name,
@@ -569,7 +565,11 @@ async fn artifact(
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string())
             })?;
     }
-    let body = Body::from_stream(file_stream(tokio::io::AsyncReadExt::take(file, len)));
+    // The file is already unlinked; the open handle keeps it readable.
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        tokio::io::AsyncReadExt::take(file, len),
+        256 * 1024,
+    ));
     let mut res = (
         status,
         [
@@ -610,46 +610,6 @@ fn byte_range(value: &str, size: u64) -> Option<(u64, u64)> {
         (a, z) => (a.parse().ok()?, z.parse::<u64>().ok()?.min(size - 1)),
     };
     (a <= z && a < size).then_some((a, z))
-}
-
-/// A file as a stream of chunks (the file is already unlinked; the open
-/// handle keeps it readable).
-fn file_stream(
-    mut file: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    use tokio::io::AsyncReadExt;
-    async_stream(move |tx| async move {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            match file.read(&mut buf).await {
-                Ok(0) => break,
-                Ok(n) => {
-                    if tx
-                        .send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    break;
-                }
-            }
-        }
-    })
-}
-
-/// A stream fed by a task through a small channel.
-fn async_stream<F, Fut>(f: F) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>>
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(f(tx));
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 async fn verify(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {

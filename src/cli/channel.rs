@@ -1,7 +1,6 @@
 //! `bevara channel …`: the register.
 
 use super::{db_exit, fail};
-use bevara::queue::{NewJob, TriggerKind};
 use bevara::{Bevara, Channel, ChannelId, ExitCode, Platform};
 use clap::Subcommand;
 
@@ -175,23 +174,15 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
                 Ok(id) => id,
                 Err(e) => return fail(ExitCode::NotFound, e),
             };
-            match bevara.db().close_channel(&id, chrono::Utc::now()).await {
-                Ok(true) => {
+            match bevara::queue::close_channel(bevara.db(), &id, Some(bevara::capture::os_user()))
+                .await
+            {
+                Ok(Some(job)) => {
                     println!("closed {id}; its snapshots are kept");
-                    // "Vid avslut … bevaras": one last capture of what the
-                    // channel holds and how it looks.
-                    let job = NewJob::new(id.as_str(), TriggerKind::Close)
-                        .reason(Some("final capture at closing".into()))
-                        .requested_by(Some(bevara::capture::os_user()));
-                    match bevara.db().enqueue(&job, chrono::Utc::now()).await {
-                        Ok(e) => {
-                            println!("queued the final capture as job {}", e.job_id);
-                            ExitCode::Ok
-                        }
-                        Err(e) => fail(db_exit(&e), e),
-                    }
+                    println!("queued the final capture as job {job}");
+                    ExitCode::Ok
                 }
-                Ok(false) => {
+                Ok(None) => {
                     println!("{id} was already closed");
                     ExitCode::Ok
                 }

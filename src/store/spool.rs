@@ -223,11 +223,7 @@ pub async fn upload(
         id: id.to_string(),
         reason: e.to_string(),
     })?;
-    let prefix = manifest
-        .artifacts
-        .first()
-        .and_then(|a| a.key.rsplit_once('/').map(|(p, _)| p.to_string()))
-        .unwrap_or_else(|| crate::capture::snapshot_prefix(&channel, manifest.requested_at, id));
+    let prefix = crate::capture::snapshot_prefix(&channel, manifest.requested_at, id);
     let mut entry = ManifestArtifact {
         name: "manifest.json".into(),
         key: format!("{prefix}/manifest.json"),
