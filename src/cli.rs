@@ -73,6 +73,9 @@ pub enum Command {
     /// API tokens for the HTTP API.
     #[command(subcommand)]
     Token(web::TokenCmd),
+    /// The audit log: list it, verify its hash chain.
+    #[command(subcommand)]
+    Audit(web::AuditCmd),
     /// The object store's spool: pending uploads.
     #[command(subcommand)]
     Store(store::StoreCmd),
@@ -180,6 +183,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Store(s) => store::run(&bevara, s).await,
                 Command::Serve => web::serve(bevara).await,
                 Command::Token(t) => web::token(&bevara, t).await,
+                Command::Audit(a) => web::audit(&bevara, a).await,
                 Command::Demo(d) => commands::demo(bevara, d).await,
                 Command::Search(s) => profiles::search(&bevara, s).await,
                 Command::Session(s) => session::run(&bevara, s).await,

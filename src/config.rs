@@ -58,14 +58,29 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebSettings {
-    /// Address the API listens on.
+    /// Address the API and the pages listen on.
     pub listen: String,
+    /// The address people reach Bevara at, e.g. `https://bevara.kommun.se`;
+    /// with `https` the session cookie is `Secure`. Empty: `http://` + listen.
+    pub public_url: String,
+    /// A file holding the key that signs session cookies (32 bytes or more,
+    /// any text). Servers behind one address share it. Empty: a new random
+    /// key at each start, so a restart signs everyone out.
+    pub session_key_file: Option<PathBuf>,
+    /// How long a sign-in lasts.
+    pub session_hours: u32,
+    /// The pages' language unless the visitor picks another: `sv` or `en`.
+    pub lang: String,
 }
 
 impl Default for WebSettings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            session_key_file: None,
+            session_hours: 8,
+            lang: "sv".into(),
         }
     }
 }

@@ -202,9 +202,33 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool, DbError>;
     /// The unrevoked token whose secret hashes to `hash`.
     async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, DbError>;
-    async fn add_audit(&self, e: &AuditEntry) -> Result<(), DbError>;
+    /// Appends one entry to the audit log, chained to the one before it:
+    /// its `seq` is the head's plus one and its `hash` covers the head's
+    /// hash, so a removed or edited entry breaks the chain. Returns the
+    /// entry as written.
+    async fn add_audit(&self, e: &AuditEntry) -> Result<AuditEntry, DbError> {
+        // Two writers may read the same head; the unique `seq` lets one of
+        // them in and the other reads the new head and tries again.
+        for _ in 0..50 {
+            let head = self.audit_head().await?;
+            let chained = e.chained(head.as_ref());
+            if self.insert_audit(&chained).await? {
+                return Ok(chained);
+            }
+        }
+        Err(DbError::Corrupt {
+            table: "audit",
+            detail: "the log's head kept moving; the entry was not written".into(),
+        })
+    }
+    /// The newest chained entry's `seq` and `hash`.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, DbError>;
+    /// Inserts an entry; false when its `seq` is taken (another writer won).
+    async fn insert_audit(&self, e: &AuditEntry) -> Result<bool, DbError>;
     /// The audit log, newest first.
     async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, DbError>;
+    /// The whole audit log, oldest first (entries from before the chain first).
+    async fn audit_all(&self) -> Result<Vec<AuditEntry>, DbError>;
 
     // ----- debates -----
     async fn add_debate(&self, d: &Debate) -> Result<(), DbError>;
@@ -243,6 +267,128 @@ pub struct AuditEntry {
     pub target: Option<String>,
     /// JSON with the action's details (a capture's reason, a job id).
     pub detail: Option<String>,
+    /// Position in the chain, from 1; `None` for entries written before the
+    /// log was chained.
+    #[sqlx(default)]
+    pub seq: Option<i64>,
+    /// The hash of the entry before (empty for the first).
+    #[sqlx(default)]
+    pub prev_hash: Option<String>,
+    /// SHA-256 over this entry's fields and `prev_hash`.
+    #[sqlx(default)]
+    pub hash: Option<String>,
+}
+
+impl AuditEntry {
+    /// A new entry, not yet chained (`add_audit` chains it).
+    pub fn new(
+        actor: &str,
+        role: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<String>,
+    ) -> Self {
+        Self {
+            id: ulid::Ulid::new().to_string(),
+            at: Utc::now(),
+            actor: actor.to_string(),
+            role: role.to_string(),
+            action: action.to_string(),
+            target: target.map(str::to_string),
+            detail,
+            seq: None,
+            prev_hash: None,
+            hash: None,
+        }
+    }
+
+    /// This entry placed after `head` (`None`: the first), its time cut to
+    /// microseconds as both databases keep it.
+    pub fn chained(&self, head: Option<&(i64, String)>) -> AuditEntry {
+        use chrono::SubsecRound;
+        let mut e = self.clone();
+        e.at = e.at.trunc_subsecs(6);
+        e.seq = Some(head.map_or(1, |(s, _)| s + 1));
+        e.prev_hash = Some(head.map(|(_, h)| h.clone()).unwrap_or_default());
+        e.hash = Some(e.computed_hash());
+        e
+    }
+
+    /// SHA-256 of the entry's fields in a fixed order, as a JSON array so no
+    /// field's text can pass for another's.
+    pub fn computed_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let fields = serde_json::json!([
+            self.seq,
+            self.prev_hash,
+            self.id,
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            self.actor,
+            self.role,
+            self.action,
+            self.target,
+            self.detail
+        ]);
+        hex::encode(Sha256::digest(fields.to_string().as_bytes()))
+    }
+}
+
+/// What `bevara audit verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditCheck {
+    /// Entries in the chain.
+    pub chained: usize,
+    /// Entries from before the log was chained (not covered).
+    pub unchained: usize,
+    /// The newest entry's hash: note it down to detect a cut-off tail later.
+    pub head: Option<String>,
+    /// Each break: the entry and what is wrong.
+    pub problems: Vec<String>,
+}
+
+/// Walks the audit log from its first chained entry and reports every entry
+/// whose hash does not match its fields, whose link does not match the hash
+/// before it, or whose number skips (an entry removed).
+pub async fn verify_audit(db: &Db) -> Result<AuditCheck, DbError> {
+    let all = db.audit_all().await?;
+    let mut check = AuditCheck::default();
+    let mut prev: Option<(i64, String)> = None;
+    for e in &all {
+        let Some(seq) = e.seq else {
+            check.unchained += 1;
+            continue;
+        };
+        check.chained += 1;
+        let want_seq = prev.as_ref().map_or(1, |(s, _)| s + 1);
+        if seq != want_seq {
+            check.problems.push(format!(
+                "entry {} is number {seq}, expected {want_seq}: {} removed before it",
+                e.id,
+                if seq > want_seq {
+                    "entries were"
+                } else {
+                    "an entry was duplicated or"
+                }
+            ));
+        }
+        let want_prev = prev.as_ref().map(|(_, h)| h.as_str()).unwrap_or("");
+        if e.prev_hash.as_deref() != Some(want_prev) {
+            check.problems.push(format!(
+                "entry {} (number {seq}) does not follow the entry before it",
+                e.id
+            ));
+        }
+        let h = e.computed_hash();
+        if e.hash.as_deref() != Some(h.as_str()) {
+            check.problems.push(format!(
+                "entry {} (number {seq}, {} by {}) was changed after it was written",
+                e.id, e.action, e.actor
+            ));
+        }
+        prev = Some((seq, e.hash.clone().unwrap_or_default()));
+    }
+    check.head = prev.map(|(_, h)| h);
+    Ok(check)
 }
 
 /// A database failure, with what was being done.

@@ -304,6 +304,73 @@ pub fn backoff(attempt: i64, base_secs: u64, max_secs: u64) -> Duration {
 /// The failure code of a capture its worker never finished.
 pub const INTERRUPTED: &str = "interrupted";
 
+/// A date (`YYYY-MM-DD`: its start, or with `end` the start of the next
+/// day) or an RFC 3339 time.
+pub fn parse_time(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time"))?;
+    let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+    Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+}
+
+/// Why a debate could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum DebateError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+/// Starts a debate: the channels (or every open channel with `tag`)
+/// captured `every` (e.g. `6h`) until `until` (a date, the whole day, or an
+/// RFC 3339 time). The CLI and the API both start debates here.
+pub async fn start_debate(
+    db: &crate::db::Db,
+    channels: Vec<String>,
+    tag: Option<String>,
+    every: &str,
+    until: &str,
+    reason: String,
+    by: Option<String>,
+) -> Result<crate::db::Debate, DebateError> {
+    let every =
+        crate::schedule::parse_duration(every).map_err(|e| DebateError::Usage(e.to_string()))?;
+    let until = parse_time(until, true).map_err(DebateError::Usage)?;
+    let now = Utc::now();
+    if until <= now {
+        return Err(DebateError::Usage("until must be in the future".into()));
+    }
+    if channels.is_empty() && tag.is_none() {
+        return Err(DebateError::Usage("name channels or a tag".into()));
+    }
+    if reason.trim().is_empty() {
+        return Err(DebateError::Usage(
+            "say what is debated (the reason)".into(),
+        ));
+    }
+    for c in &channels {
+        db.channel(c).await?;
+    }
+    let d = crate::db::Debate {
+        id: ulid::Ulid::new().to_string(),
+        channels,
+        tag,
+        every_secs: every.as_secs() as i64,
+        starts_at: now,
+        until,
+        reason,
+        started_by: by,
+        stopped_at: None,
+        stopped_by: None,
+    };
+    db.add_debate(&d).await?;
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

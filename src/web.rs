@@ -6,12 +6,16 @@
 //! missing or unknown token is 401, a role that may not is 403. Errors are
 //! JSON with a stable kebab-case `code` and a message.
 
+mod pages;
+pub mod session;
+pub mod tiles;
+
 use crate::db::{ApiToken, AuditEntry, CaptureFilter, DbError};
 use crate::queue::{NewJob, TriggerKind};
 use crate::registry::{Channel, ChannelId, Platform};
 use crate::Bevara;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -118,18 +122,28 @@ pub async fn audit(
     target: Option<&str>,
     detail: serde_json::Value,
 ) {
-    let e = AuditEntry {
-        id: ulid::Ulid::new().to_string(),
-        at: Utc::now(),
-        actor: actor.to_string(),
-        role: role.to_string(),
-        action: action.to_string(),
-        target: target.map(str::to_string),
-        detail: Some(detail.to_string()),
-    };
+    let e = AuditEntry::new(actor, role, action, target, Some(detail.to_string()));
     if let Err(err) = bevara.db().add_audit(&e).await {
         tracing::error!(error = %err, action, "cannot write the audit log");
     }
+}
+
+/// An entry for an action taken on the command line, by the OS user.
+pub async fn audit_cli(
+    bevara: &Bevara,
+    action: &str,
+    target: Option<&str>,
+    detail: serde_json::Value,
+) {
+    audit(
+        bevara,
+        &crate::capture::os_user(),
+        "cli",
+        action,
+        target,
+        detail,
+    )
+    .await
 }
 
 /// An API error: HTTP status, stable code, message.
@@ -163,9 +177,10 @@ impl IntoResponse for ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         let (status, code) = match &e {
-            DbError::NoChannel(_) | DbError::NoCapture(_) | DbError::NoJob(_) => {
-                (StatusCode::NOT_FOUND, "not-found")
-            }
+            DbError::NoChannel(_)
+            | DbError::NoCapture(_)
+            | DbError::NoJob(_)
+            | DbError::NoDebate(_) => (StatusCode::NOT_FOUND, "not-found"),
             DbError::ChannelExists(_) => (StatusCode::CONFLICT, "channel-exists"),
             DbError::JobState { .. } => (StatusCode::CONFLICT, "job-state"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
@@ -182,6 +197,9 @@ impl From<crate::archive::ArchiveError> for ApiError {
             A::NotComplete { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "not-complete", e.to_string())
             }
+            A::OtherChannels { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad-request", e.to_string())
+            }
             A::Store(crate::store::StoreError::NotFound(_)) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string())
             }
@@ -194,11 +212,45 @@ impl From<crate::archive::ArchiveError> for ApiError {
     }
 }
 
-/// The caller, from its bearer token.
+/// What every handler shares: Bevara, the key that signs session cookies,
+/// and the deep-zoom tiles made so far.
+#[derive(Clone)]
+pub struct App {
+    pub bevara: Bevara,
+    pub key: session::CookieKey,
+    pub tiles: tiles::Tiles,
+    /// Session cookies get `Secure` (the public address is https).
+    pub secure: bool,
+}
+
+impl App {
+    pub fn new(bevara: Bevara) -> std::io::Result<Self> {
+        let web = &bevara.settings().web;
+        let key = session::CookieKey::load(web.session_key_file.as_deref())?;
+        let secure = web.public_url.starts_with("https://");
+        let tiles = tiles::Tiles::new(bevara.settings().data_dir.join("tiles"));
+        Ok(Self {
+            bevara,
+            key,
+            tiles,
+            secure,
+        })
+    }
+}
+
+impl FromRef<App> for Bevara {
+    fn from_ref(app: &App) -> Bevara {
+        app.bevara.clone()
+    }
+}
+
+/// The caller, from its bearer token or its session cookie.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The session's CSRF nonce, when the caller came with a cookie.
+    pub csrf: Option<String>,
 }
 
 impl Caller {
@@ -219,37 +271,73 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<Bevara> for Caller {
+/// The caller whose API token has `secret`.
+pub async fn caller_by_token(bevara: &Bevara, secret: &str) -> Result<Caller, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+    let token = bevara
+        .db()
+        .token_by_hash(&hash_secret(secret.trim()))
+        .await?
+        .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+    let role = Role::parse(&token.role).ok_or_else(|| unauthorized("the token has no role"))?;
+    Ok(Caller {
+        name: format!("token:{}", token.name),
+        role,
+        csrf: None,
+    })
+}
+
+impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, bevara: &Bevara) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let secret = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| unauthorized("the Authorization header must be Bearer TOKEN"))?;
+            return caller_by_token(&app.bevara, secret).await;
+        }
+        let s = session::cookie(&parts.headers, session::COOKIE)
+            .and_then(|v| app.key.open(v))
             .ok_or_else(|| {
-                unauthorized("send Authorization: Bearer TOKEN (see `bevara token create`)")
+                unauthorized(
+                    "sign in, or send Authorization: Bearer TOKEN (see `bevara token create`)",
+                )
             })?;
-        let secret = value
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| unauthorized("the Authorization header must be Bearer TOKEN"))?
-            .trim();
-        let token = bevara
-            .db()
-            .token_by_hash(&hash_secret(secret))
-            .await?
-            .ok_or_else(|| unauthorized("unknown or revoked token"))?;
-        let role = Role::parse(&token.role).ok_or_else(|| unauthorized("the token has no role"))?;
+        let role = Role::parse(&s.role).ok_or_else(|| unauthorized("the session has no role"))?;
+        // A script that changes something with the cookie proves it read a
+        // page of ours; the pages' own forms are checked by their handlers.
+        let safe = matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        if !safe && parts.uri.path().starts_with("/api/") {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !session::same_token(sent, &s.csrf) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "a change made with the session cookie needs the X-CSRF-Token header",
+                ));
+            }
+        }
         Ok(Caller {
-            name: format!("token:{}", token.name),
+            name: s.name,
             role,
+            csrf: Some(s.csrf),
         })
     }
 }
 
-/// The API's routes.
-pub fn router(bevara: Bevara) -> Router {
+/// The API's and the pages' routes.
+pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/channels", get(list_channels).post(add_channel))
@@ -264,20 +352,28 @@ pub fn router(bevara: Bevara) -> Router {
         .route("/api/v1/jobs", get(jobs))
         .route("/api/v1/jobs/{id}/retry", post(retry_job))
         .route("/api/v1/audit", get(audit_log))
+        .route("/api/v1/snapshots/{id}/diff", get(snapshot_diff))
+        .route("/api/v1/debates", get(list_debates).post(start_debate))
+        .route("/api/v1/debates/{id}/stop", post(stop_debate))
+        .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/v1/channels/{id}/session", post(import_session))
+        .route("/api/v1/snapshots/{id}/zip", get(snapshot_zip))
         .route("/api/v1/openapi.json", get(openapi))
+        .merge(pages::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
         })
-        .with_state(bevara)
+        .with_state(app)
 }
 
-/// Serves the API on `web.listen` until the process ends.
+/// Serves the API and the pages on `web.listen` until the process ends.
 pub async fn serve(bevara: Bevara) -> Result<(), std::io::Error> {
     let addr = bevara.settings().web.listen.clone();
+    let app = App::new(bevara)?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(%addr, "serving the API under /api/v1");
+    tracing::info!(%addr, "serving the pages and the API under /api/v1");
     eprintln!("serving on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(bevara)).await
+    axum::serve(listener, router(app)).await
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -289,14 +385,21 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ("post", "/api/v1/channels", "admin", "Register a channel"),
     ("get", "/api/v1/channels/{id}", "viewer", "One channel"),
     ("post", "/api/v1/channels/{id}/close", "admin", "Close a channel; its final capture is queued"),
+    ("post", "/api/v1/channels/{id}/session", "admin", "Import the channel's login session: the JSON a browser exports (cookies and local storage), stored encrypted"),
     ("post", "/api/v1/channels/{id}/captures", "admin", "Request a capture now: {\"reason\": \"…\"}; 202 with the job id, joining a queued or running job"),
     ("get", "/api/v1/channels/{id}/snapshots", "viewer", "The channel's captures"),
     ("get", "/api/v1/snapshots/{id}", "viewer", "A capture and its manifest"),
     ("get", "/api/v1/snapshots/{id}/artifacts/{name}", "archivist", "An artifact's bytes; one byte range is served as 206"),
+    ("get", "/api/v1/snapshots/{id}/zip", "archivist", "The whole snapshot as one zip: every artifact and the manifest"),
     ("post", "/api/v1/snapshots/{id}/verify", "archivist", "Read every object back against the manifest"),
     ("get", "/api/v1/search", "viewer", "Items across channels: ?q=WORDS[&channel=ID][&limit=N]"),
+    ("get", "/api/v1/snapshots/{id}/diff", "archivist", "Changes since the channel's previous complete snapshot (or ?with=ID): new, edited and removed items, each removed one with where it was last seen"),
+    ("get", "/api/v1/debates", "viewer", "Debates, newest first; ?active=true for those running"),
+    ("post", "/api/v1/debates", "admin", "Start a debate: {\"channels\": [ID…] or \"tag\", \"every\": \"1h\", \"until\": TIME, \"reason\"}"),
+    ("post", "/api/v1/debates/{id}/stop", "admin", "Stop a debate"),
     ("get", "/api/v1/jobs", "ops", "The newest jobs"),
     ("post", "/api/v1/jobs/{id}/retry", "ops", "Queue a failed or cancelled job again"),
+    ("post", "/api/v1/jobs/{id}/cancel", "ops", "Cancel a queued job"),
     ("get", "/api/v1/audit", "archivist", "The audit log, newest first"),
     ("get", "/api/v1/openapi.json", "viewer", "This document"),
 ];
@@ -353,20 +456,20 @@ async fn show_channel(State(b): State<Bevara>, c: Caller, Path(id): Path<String>
 }
 
 #[derive(Deserialize)]
-struct NewChannel {
-    id: String,
-    platform: String,
-    url: String,
-    name: Option<String>,
-    owner: Option<String>,
+pub(crate) struct NewChannel {
+    pub id: String,
+    pub platform: String,
+    pub url: String,
+    pub name: Option<String>,
+    pub owner: Option<String>,
     #[serde(default)]
-    admins: Vec<String>,
-    purpose: Option<String>,
+    pub admins: Vec<String>,
+    pub purpose: Option<String>,
     #[serde(default)]
-    tags: Vec<String>,
+    pub tags: Vec<String>,
     #[serde(default = "yes")]
-    recording: bool,
-    retain_days: Option<u32>,
+    pub recording: bool,
+    pub retain_days: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -377,8 +480,12 @@ fn bad(message: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message.to_string())
 }
 
-async fn add_channel(State(b): State<Bevara>, c: Caller, Json(n): Json<NewChannel>) -> ApiResult {
-    c.need(Role::Admin)?;
+/// Registers a channel for the API and the pages, with its audit entry.
+pub(crate) async fn add_channel_for(
+    b: &Bevara,
+    c: &Caller,
+    n: NewChannel,
+) -> Result<Channel, ApiError> {
     let id: ChannelId = n.id.parse().map_err(bad)?;
     let platform: Platform = n.platform.parse().map_err(bad)?;
     let url = crate::target::parse(&n.url)
@@ -399,7 +506,7 @@ async fn add_channel(State(b): State<Bevara>, c: Caller, Json(n): Json<NewChanne
     };
     b.db().add_channel(&channel).await?;
     audit(
-        &b,
+        b,
         &c.name,
         c.role.as_str(),
         "channel.add",
@@ -407,26 +514,44 @@ async fn add_channel(State(b): State<Bevara>, c: Caller, Json(n): Json<NewChanne
         json!({"url": channel.url, "platform": channel.platform.as_str()}),
     )
     .await;
+    Ok(channel)
+}
+
+async fn add_channel(State(b): State<Bevara>, c: Caller, Json(n): Json<NewChannel>) -> ApiResult {
+    c.need(Role::Admin)?;
+    let channel = add_channel_for(&b, &c, n).await?;
     Ok((StatusCode::CREATED, Json(channel)).into_response())
 }
 
-async fn close_channel(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
-    c.need(Role::Admin)?;
+/// Closes a channel and queues its final capture, with its audit entry.
+pub(crate) async fn close_channel_for(
+    b: &Bevara,
+    c: &Caller,
+    id: &str,
+) -> Result<Option<String>, ApiError> {
     let cid: ChannelId = id.parse().map_err(bad)?;
     let job = crate::queue::close_channel(b.db(), &cid, Some(c.name.clone())).await?;
-    let closed = job.is_some();
-    if closed {
+    if job.is_some() {
         audit(
-            &b,
+            b,
             &c.name,
             c.role.as_str(),
             "channel.close",
-            Some(&id),
+            Some(id),
             json!({"job": job}),
         )
         .await;
     }
-    Ok(Json(json!({"channel": id, "closed": closed, "final_capture_job": job})).into_response())
+    Ok(job)
+}
+
+async fn close_channel(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
+    c.need(Role::Admin)?;
+    let job = close_channel_for(&b, &c, &id).await?;
+    Ok(
+        Json(json!({"channel": id, "closed": job.is_some(), "final_capture_job": job}))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -434,15 +559,15 @@ struct CaptureRequest {
     reason: Option<String>,
 }
 
-async fn request_capture(
-    State(b): State<Bevara>,
-    c: Caller,
-    Path(id): Path<String>,
-    Json(r): Json<CaptureRequest>,
-) -> ApiResult {
-    c.need(Role::Admin)?;
-    let reason = r
-        .reason
+/// Queues a capture (or joins the channel's queued or running job) with
+/// its reason, for the API and the pages, with its audit entry.
+pub(crate) async fn request_capture_for(
+    b: &Bevara,
+    c: &Caller,
+    id: &str,
+    reason: Option<String>,
+) -> Result<crate::queue::Enqueued, ApiError> {
+    let reason = reason
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
@@ -452,25 +577,71 @@ async fn request_capture(
                 "say why the capture is needed: {\"reason\": \"…\"}",
             )
         })?;
-    b.db().channel(&id).await?;
-    let job = NewJob::new(&id, TriggerKind::AdHoc)
+    b.db().channel(id).await?;
+    let job = NewJob::new(id, TriggerKind::AdHoc)
         .reason(Some(reason.clone()))
         .requested_by(Some(c.name.clone()));
     let e = b.db().enqueue(&job, Utc::now()).await?;
     audit(
-        &b,
+        b,
         &c.name,
         c.role.as_str(),
         "capture.request",
-        Some(&id),
+        Some(id),
         json!({"job": e.job_id, "reason": reason, "joined": e.joined}),
     )
     .await;
+    Ok(e)
+}
+
+async fn request_capture(
+    State(b): State<Bevara>,
+    c: Caller,
+    Path(id): Path<String>,
+    Json(r): Json<CaptureRequest>,
+) -> ApiResult {
+    c.need(Role::Admin)?;
+    let e = request_capture_for(&b, &c, &id, r.reason).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"job_id": e.job_id, "joined": e.joined})),
     )
         .into_response())
+}
+
+/// Imports a channel's login session (the JSON a browser exports), with
+/// its audit entry.
+pub(crate) async fn import_session_for(
+    b: &Bevara,
+    c: &Caller,
+    id: &str,
+    state: &[u8],
+) -> Result<(), ApiError> {
+    b.db().channel(id).await?;
+    let store = b.settings().session_store().map_err(bad)?;
+    let parsed = crate::session::LoginState::parse(state).map_err(bad)?;
+    let s = store.import(id, &parsed).map_err(bad)?;
+    audit(
+        b,
+        &c.name,
+        c.role.as_str(),
+        "session.import",
+        Some(id),
+        json!({"cookies": s.cookies, "domains": s.domains}),
+    )
+    .await;
+    Ok(())
+}
+
+async fn import_session(
+    State(b): State<Bevara>,
+    c: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    c.need(Role::Admin)?;
+    import_session_for(&b, &c, &id, &body).await?;
+    Ok(Json(json!({"channel": id, "imported": true})).into_response())
 }
 
 async fn channel_snapshots(
@@ -502,14 +673,16 @@ async fn show_snapshot(State(b): State<Bevara>, c: Caller, Path(id): Path<String
     Ok(Json(json!({"snapshot": record, "manifest": manifest})).into_response())
 }
 
-async fn artifact(
-    State(b): State<Bevara>,
-    c: Caller,
-    Path((id, name)): Path<(String, String)>,
-    headers: axum::http::HeaderMap,
+/// An artifact's bytes (or one range of them), streamed from the store;
+/// `disposition` is `attachment` for downloads, `inline` for the pages.
+pub(crate) async fn serve_artifact(
+    b: &Bevara,
+    id: &str,
+    name: &str,
+    headers: &axum::http::HeaderMap,
+    disposition: &str,
 ) -> ApiResult {
-    c.need(Role::Archivist)?;
-    let (rec, manifest) = crate::archive::manifest(&b, &id).await?;
+    let (rec, manifest) = crate::archive::manifest(b, id).await?;
     let (key, media_type) = if name == "manifest.json" {
         (
             rec.manifest_key.unwrap_or_default(),
@@ -578,7 +751,7 @@ async fn artifact(
             (header::ACCEPT_RANGES, "bytes".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
+                format!("{disposition}; filename=\"{name}\""),
             ),
         ],
         body,
@@ -591,6 +764,110 @@ async fn artifact(
         }
     }
     Ok(res)
+}
+
+async fn artifact(
+    State(b): State<Bevara>,
+    c: Caller,
+    Path((id, name)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    c.need(Role::Archivist)?;
+    let res = serve_artifact(&b, &id, &name, &headers, "attachment").await?;
+    // A download is recorded; the further ranges of one video are not.
+    let first = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|r| r.starts_with("bytes=0-"));
+    if first {
+        audit(
+            &b,
+            &c.name,
+            c.role.as_str(),
+            "snapshot.download",
+            Some(&id),
+            json!({"artifact": name}),
+        )
+        .await;
+    }
+    Ok(res)
+}
+
+/// The whole snapshot as one zip (stored, not compressed again): every
+/// artifact under its name and `manifest.json`, made in a temporary file.
+async fn snapshot_zip(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
+    c.need(Role::Archivist)?;
+    let storage = |e: std::io::Error| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string())
+    };
+    let (rec, manifest) = crate::archive::manifest(&b, &id).await?;
+    let work = tempfile::tempdir().map_err(storage)?;
+    let mut files = Vec::new();
+    let keys = manifest
+        .artifacts
+        .iter()
+        .map(|a| (a.name.clone(), a.key.clone()))
+        .chain(
+            rec.manifest_key
+                .clone()
+                .map(|k| ("manifest.json".to_string(), k)),
+        );
+    for (i, (name, key)) in keys.enumerate() {
+        let path = work.path().join(i.to_string());
+        b.store()
+            .get_to_file(&key, &path)
+            .await
+            .map_err(crate::archive::ArchiveError::from)?;
+        files.push((name, path));
+    }
+    let zip_path = work.path().join("snapshot.zip");
+    let zp = zip_path.clone();
+    let prefix = id.clone();
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut z = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(&zp)?));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        for (name, path) in files {
+            z.start_file(format!("{prefix}/{name}"), opts)
+                .map_err(std::io::Error::other)?;
+            std::io::copy(&mut std::fs::File::open(&path)?, &mut z)?;
+        }
+        z.finish().map_err(std::io::Error::other)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()))?
+    .map_err(storage)?;
+    let file = tokio::fs::File::open(&zip_path).await.map_err(storage)?;
+    let len = file.metadata().await.map_err(storage)?.len();
+    audit(
+        &b,
+        &c.name,
+        c.role.as_str(),
+        "snapshot.download",
+        Some(&id),
+        json!({"zip": true}),
+    )
+    .await;
+    // The open file keeps the bytes readable after the directory is removed.
+    drop(work);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        file,
+        256 * 1024,
+    ));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.zip\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The first and last byte of `Range: bytes=…` in an object of `size`
@@ -612,20 +889,34 @@ fn byte_range(value: &str, size: u64) -> Option<(u64, u64)> {
     (a <= z && a < size).then_some((a, z))
 }
 
-async fn verify(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
-    c.need(Role::Archivist)?;
-    let checks = crate::archive::verify(&b, &id).await?;
+/// Reads every object of a snapshot back; true when all match. Audited.
+pub(crate) async fn verify_for(b: &Bevara, c: &Caller, id: &str) -> Result<bool, ApiError> {
+    Ok(verify_checks(b, c, id).await?.0)
+}
+
+async fn verify_checks(
+    b: &Bevara,
+    c: &Caller,
+    id: &str,
+) -> Result<(bool, Vec<crate::archive::Check>), ApiError> {
+    let checks = crate::archive::verify(b, id).await?;
     let failed = checks.iter().filter(|c| c.problem.is_some()).count();
     audit(
-        &b,
+        b,
         &c.name,
         c.role.as_str(),
         "snapshot.verify",
-        Some(&id),
+        Some(id),
         json!({"objects": checks.len(), "failed": failed}),
     )
     .await;
-    Ok(Json(json!({"snapshot": id, "ok": failed == 0, "objects": checks})).into_response())
+    Ok((failed == 0, checks))
+}
+
+async fn verify(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
+    c.need(Role::Archivist)?;
+    let (ok, checks) = verify_checks(&b, &c, &id).await?;
+    Ok(Json(json!({"snapshot": id, "ok": ok, "objects": checks})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -653,19 +944,174 @@ async fn jobs(State(b): State<Bevara>, c: Caller) -> ApiResult {
     Ok(Json(b.db().list_jobs(None, 200).await?).into_response())
 }
 
+/// Retries (`retry`) or cancels a job, with its audit entry.
+pub(crate) async fn job_action(
+    b: &Bevara,
+    c: &Caller,
+    id: &str,
+    retry: bool,
+) -> Result<crate::queue::Job, ApiError> {
+    let job = if retry {
+        b.db().retry_job(id, Utc::now()).await?
+    } else {
+        b.db().cancel_job(id, Utc::now()).await?
+    };
+    let action = if retry { "job.retry" } else { "job.cancel" };
+    audit(b, &c.name, c.role.as_str(), action, Some(id), json!({})).await;
+    Ok(job)
+}
+
 async fn retry_job(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
     c.need(Role::Ops)?;
-    let job = b.db().retry_job(&id, Utc::now()).await?;
+    Ok(Json(job_action(&b, &c, &id, true).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct DiffQuery {
+    with: Option<String>,
+}
+
+/// The diff of a snapshot with the channel's previous complete one (or
+/// `with`), each removed item with the last snapshot that held it.
+pub async fn diff_report(
+    b: &Bevara,
+    id: &str,
+    with: Option<&str>,
+) -> Result<serde_json::Value, ApiError> {
+    let rec = b.db().capture(id).await?;
+    let other = match with {
+        Some(w) => Some(w.to_string()),
+        None => {
+            b.db()
+                .previous_complete(&rec.channel_id, rec.requested_at)
+                .await?
+        }
+    };
+    let Some(other) = other else {
+        return Ok(json!({"from": null, "to": id, "new": [], "removed": [], "edited": []}));
+    };
+    let d = crate::archive::diff(b, &other, id).await?;
+    let newest = b.db().capture(&d.to).await?;
+    let mut removed = Vec::new();
+    for item in &d.removed {
+        let seen = b
+            .db()
+            .last_seen(&rec.channel_id, &item.id, newest.requested_at)
+            .await?;
+        removed.push(json!({
+            "item": item,
+            "last_seen": seen.map(|(s, at)| json!({"snapshot": s, "at": at})),
+        }));
+    }
+    let edited: Vec<_> = d
+        .edited
+        .iter()
+        .map(|(before, after)| json!({"before": before, "after": after}))
+        .collect();
+    Ok(json!({"from": d.from, "to": d.to, "new": d.new, "removed": removed, "edited": edited}))
+}
+
+async fn snapshot_diff(
+    State(b): State<Bevara>,
+    c: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> ApiResult {
+    c.need(Role::Archivist)?;
+    Ok(Json(diff_report(&b, &id, q.with.as_deref()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct DebateQuery {
+    active: Option<bool>,
+}
+
+async fn list_debates(
+    State(b): State<Bevara>,
+    c: Caller,
+    Query(q): Query<DebateQuery>,
+) -> ApiResult {
+    c.need(Role::Viewer)?;
+    let at = q.active.unwrap_or(false).then(Utc::now);
+    Ok(Json(b.db().debates(at).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewDebate {
+    #[serde(default)]
+    pub channels: Vec<String>,
+    pub tag: Option<String>,
+    pub every: String,
+    pub until: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Starts a debate for the API and the pages, with its audit entry.
+pub async fn begin_debate(
+    b: &Bevara,
+    c: &Caller,
+    n: NewDebate,
+) -> Result<crate::db::Debate, ApiError> {
+    let tag = n.tag.filter(|t| !t.trim().is_empty());
+    let d = crate::queue::start_debate(
+        b.db(),
+        n.channels,
+        tag,
+        &n.every,
+        &n.until,
+        n.reason,
+        Some(c.name.clone()),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::queue::DebateError::Usage(m) => bad(m),
+        crate::queue::DebateError::Db(d) => d.into(),
+    })?;
     audit(
-        &b,
+        b,
         &c.name,
         c.role.as_str(),
-        "job.retry",
-        Some(&id),
-        json!({}),
+        "debate.start",
+        Some(&d.id),
+        json!({"channels": d.channels, "tag": d.tag, "every_secs": d.every_secs, "until": d.until, "reason": d.reason}),
     )
     .await;
-    Ok(Json(job).into_response())
+    Ok(d)
+}
+
+/// Stops a debate for the API and the pages, with its audit entry.
+pub async fn end_debate(b: &Bevara, c: &Caller, id: &str) -> Result<bool, ApiError> {
+    let stopped = b.db().stop_debate(id, Utc::now(), Some(&c.name)).await?;
+    if stopped {
+        audit(
+            b,
+            &c.name,
+            c.role.as_str(),
+            "debate.stop",
+            Some(id),
+            json!({}),
+        )
+        .await;
+    }
+    Ok(stopped)
+}
+
+async fn start_debate(State(b): State<Bevara>, c: Caller, Json(n): Json<NewDebate>) -> ApiResult {
+    c.need(Role::Admin)?;
+    let d = begin_debate(&b, &c, n).await?;
+    Ok((StatusCode::CREATED, Json(d)).into_response())
+}
+
+async fn stop_debate(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
+    c.need(Role::Admin)?;
+    let stopped = end_debate(&b, &c, &id).await?;
+    Ok(Json(json!({"debate": id, "stopped": stopped})).into_response())
+}
+
+async fn cancel_job(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
+    c.need(Role::Ops)?;
+    Ok(Json(job_action(&b, &c, &id, false).await?).into_response())
 }
 
 async fn audit_log(State(b): State<Bevara>, c: Caller) -> ApiResult {

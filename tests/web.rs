@@ -6,84 +6,9 @@
 mod common;
 
 use common::bevara;
-use http_body_util::{BodyExt, Full};
-use std::path::Path;
+use common::http::{call, call_with, token};
 
 const ALLOW: (&str, &str) = ("BEVARA_ALLOW_PRIVATE_ADDRESSES", "1");
-
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection.
-async fn call(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> Answer {
-    call_with(addr, method, path, token, body, &[]).await.0
-}
-
-/// [`call`] with more headers; also returns the answer's headers.
-async fn call_with(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-    extra: &[(&str, &str)],
-) -> (Answer, hyper::HeaderMap) {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr)
-        .header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    for (k, v) in extra {
-        req = req.header(*k, *v);
-    }
-    let req = req
-        .body(Full::new(bytes::Bytes::from(
-            body.unwrap_or("").to_string(),
-        )))
-        .unwrap();
-    let res = send.send_request(req).await.unwrap();
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    (Answer { status, body }, headers)
-}
-
-async fn token(dir: &Path, role: &str, name: &str) -> String {
-    let r = bevara(
-        dir,
-        &[],
-        &["token", "create", "--role", role, "--name", name],
-    )
-    .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let secret = r.stdout.trim().to_string();
-    assert!(secret.starts_with("bvr_"), "{}", r.stdout);
-    secret
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_answers_each_role_as_it_may_and_audits_every_change() {
@@ -125,30 +50,7 @@ async fn the_api_answers_each_role_as_it_may_and_audits_every_change() {
         "a token's secret is in the database"
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let listen = ("BEVARA_WEB_LISTEN", addr.as_str());
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
-        .arg("serve")
-        .current_dir(d)
-        .env_remove("BEVARA_CONFIG")
-        .env("BEVARA_DATA_DIR", d.join("data"))
-        .envs([listen, ALLOW])
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while tokio::net::TcpStream::connect(&addr).await.is_err() {
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "bevara serve did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (addr, mut server) = common::http::serve_bevara(d, &[ALLOW]).await;
 
     // No token: only /healthz answers.
     assert_eq!(call(&addr, "GET", "/healthz", None, None).await.status, 200);

@@ -104,6 +104,13 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
             };
             match bevara.db().add_channel(&channel).await {
                 Ok(()) => {
+                    bevara::web::audit_cli(
+                        bevara,
+                        "channel.add",
+                        Some(channel.id.as_str()),
+                        serde_json::json!({"url": channel.url, "platform": channel.platform.as_str()}),
+                    )
+                    .await;
                     println!(
                         "registered {} ({}) {}",
                         channel.id, channel.platform, channel.url
@@ -178,6 +185,13 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
                 .await
             {
                 Ok(Some(job)) => {
+                    bevara::web::audit_cli(
+                        bevara,
+                        "channel.close",
+                        Some(id.as_str()),
+                        serde_json::json!({"job": job}),
+                    )
+                    .await;
                     println!("closed {id}; its snapshots are kept");
                     println!("queued the final capture as job {job}");
                     ExitCode::Ok

@@ -3,7 +3,6 @@
 use super::snapshots::parse_date as parse_time;
 use super::{db_exit, fail};
 use bevara::capture::os_user;
-use bevara::db::Debate;
 use bevara::queue::{Job, JobStatus, NewJob, Priority, TriggerKind};
 use bevara::schedule::{self, Schedule};
 use bevara::{Bevara, ExitCode};
@@ -110,6 +109,13 @@ pub async fn enqueue(bevara: &Bevara, args: EnqueueArgs) -> ExitCode {
     }
     match bevara.db().enqueue(&job, Utc::now()).await {
         Ok(e) => {
+            bevara::web::audit_cli(
+                bevara,
+                "capture.request",
+                Some(&args.channel),
+                serde_json::json!({"job": e.job_id, "reason": job.reason, "joined": e.joined}),
+            )
+            .await;
             println!("{}", e.job_id);
             if e.joined {
                 eprintln!(
@@ -209,50 +215,37 @@ pub async fn debate(bevara: &Bevara, cmd: DebateCmd) -> ExitCode {
             every,
             until,
             reason,
-        } => {
-            let every = match schedule::parse_duration(&every) {
-                Ok(d) => d,
-                Err(e) => return fail(ExitCode::Usage, e),
-            };
-            let until = match parse_time(&until, true) {
-                Ok(t) => t,
-                Err(e) => return fail(ExitCode::Usage, e),
-            };
-            let now = Utc::now();
-            if until <= now {
-                return fail(ExitCode::Usage, "--until must be in the future");
+        } => match bevara::queue::start_debate(
+            db,
+            channels,
+            tag,
+            &every,
+            &until,
+            reason,
+            Some(os_user()),
+        )
+        .await
+        {
+            Ok(d) => {
+                bevara::web::audit_cli(
+                    bevara,
+                    "debate.start",
+                    Some(&d.id),
+                    serde_json::json!({"channels": d.channels, "tag": d.tag, "every_secs": d.every_secs, "until": d.until, "reason": d.reason}),
+                )
+                .await;
+                println!("{}", d.id);
+                eprintln!(
+                    "debate {} started: every {} s until {}; the first captures are queued at the next scheduler tick",
+                    d.id,
+                    d.every_secs,
+                    d.until.to_rfc3339()
+                );
+                ExitCode::Ok
             }
-            for c in &channels {
-                if let Err(e) = db.channel(c).await {
-                    return fail(db_exit(&e), e);
-                }
-            }
-            let d = Debate {
-                id: ulid::Ulid::new().to_string(),
-                channels,
-                tag,
-                every_secs: every.as_secs() as i64,
-                starts_at: now,
-                until,
-                reason,
-                started_by: Some(os_user()),
-                stopped_at: None,
-                stopped_by: None,
-            };
-            match db.add_debate(&d).await {
-                Ok(()) => {
-                    println!("{}", d.id);
-                    eprintln!(
-                        "debate {} started: every {} s until {}; the first captures are queued at the next scheduler tick",
-                        d.id,
-                        d.every_secs,
-                        d.until.to_rfc3339()
-                    );
-                    ExitCode::Ok
-                }
-                Err(e) => fail(db_exit(&e), e),
-            }
-        }
+            Err(bevara::queue::DebateError::Usage(e)) => fail(ExitCode::Usage, e),
+            Err(bevara::queue::DebateError::Db(e)) => fail(db_exit(&e), e),
+        },
         DebateCmd::List { active, json } => {
             let list = match db.debates(active.then(Utc::now)).await {
                 Ok(l) => l,
@@ -296,6 +289,13 @@ pub async fn debate(bevara: &Bevara, cmd: DebateCmd) -> ExitCode {
                 .await
             {
                 Ok(true) => {
+                    bevara::web::audit_cli(
+                        bevara,
+                        "debate.stop",
+                        Some(&debate_id),
+                        serde_json::json!({}),
+                    )
+                    .await;
                     println!("debate {debate_id} stopped");
                     ExitCode::Ok
                 }

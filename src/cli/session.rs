@@ -68,6 +68,13 @@ pub async fn run(bevara: &Bevara, cmd: SessionCmd) -> ExitCode {
             };
             match store.import(&channel, &state) {
                 Ok(s) => {
+                    bevara::web::audit_cli(
+                        bevara,
+                        "session.import",
+                        Some(&channel),
+                        serde_json::json!({"cookies": s.cookies, "domains": s.domains}),
+                    )
+                    .await;
                     println!(
                         "stored the session of {channel}: {} cookies for {}, {} local-storage items; delete the plain export {}",
                         s.cookies,

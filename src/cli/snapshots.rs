@@ -4,7 +4,7 @@ use super::{db_exit, fail};
 use bevara::archive::{self, ArchiveError};
 use bevara::db::CaptureFilter;
 use bevara::{Bevara, ExitCode};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -43,13 +43,7 @@ pub enum SnapshotsCmd {
 }
 
 pub(super) fn parse_date(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time"))?;
-    let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-    Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+    bevara::queue::parse_time(s, end)
 }
 
 fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {

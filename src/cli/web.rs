@@ -1,4 +1,4 @@
-//! `bevara serve` and `bevara token …`.
+//! `bevara serve`, `bevara token …` and `bevara audit …`.
 
 use super::{db_exit, fail};
 use bevara::web::{self, Role};
@@ -24,6 +24,90 @@ pub enum TokenCmd {
     },
     /// Revoke a token: it is refused from then on.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// The audit log, newest first.
+    List {
+        /// How many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the log's hash chain: a removed or edited entry is reported
+    /// (exit 8). Prints the head hash; keep it to detect a cut-off tail.
+    Verify {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn audit(bevara: &Bevara, cmd: AuditCmd) -> ExitCode {
+    match cmd {
+        AuditCmd::List { limit, json } => match bevara.db().audit(limit.max(1)).await {
+            Ok(list) if json => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+                ExitCode::Ok
+            }
+            Ok(list) => {
+                for e in list {
+                    println!(
+                        "{:>5} {}  {} ({})  {}  {}  {}",
+                        e.seq.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                        e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        e.actor,
+                        e.role,
+                        e.action,
+                        e.target.as_deref().unwrap_or("-"),
+                        e.detail.as_deref().unwrap_or("")
+                    );
+                }
+                ExitCode::Ok
+            }
+            Err(e) => fail(db_exit(&e), e),
+        },
+        AuditCmd::Verify { json } => match bevara::db::verify_audit(bevara.db()).await {
+            Ok(check) => {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&check).unwrap_or_default()
+                    );
+                } else {
+                    for p in &check.problems {
+                        println!("BROKEN  {p}");
+                    }
+                    println!(
+                        "{} entries chained{}; head {}",
+                        check.chained,
+                        if check.unchained > 0 {
+                            format!(", {} from before the chain", check.unchained)
+                        } else {
+                            String::new()
+                        },
+                        check.head.as_deref().unwrap_or("-")
+                    );
+                }
+                if check.problems.is_empty() {
+                    ExitCode::Ok
+                } else {
+                    eprintln!(
+                        "error: the audit log was changed: {} problem(s)",
+                        check.problems.len()
+                    );
+                    ExitCode::VerifyFailed
+                }
+            }
+            Err(e) => fail(db_exit(&e), e),
+        },
+    }
 }
 
 pub async fn serve(bevara: Bevara) -> ExitCode {

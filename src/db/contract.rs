@@ -521,7 +521,8 @@ pub async fn upload_pending_and_retention(db: &Db) {
     assert!(db.pend_capture("01P", "again").await.is_err());
 }
 
-/// Tokens are found by their hash until revoked; the audit log reads newest first.
+/// Tokens are found by their hash until revoked; the audit log reads newest
+/// first and is one unbroken hash chain, also with two writers at once.
 pub async fn tokens_and_audit(db: &Db) {
     let tok = super::ApiToken {
         id: "01T".into(),
@@ -538,23 +539,44 @@ pub async fn tokens_and_audit(db: &Db) {
     assert!(!db.revoke_token("01T", t(6)).await.unwrap());
     assert_eq!(db.token_by_hash("hash-1").await.unwrap(), None);
     assert_eq!(db.list_tokens().await.unwrap()[0].revoked_at, Some(t(5)));
-    for (i, action) in ["channel.add", "capture.request"].iter().enumerate() {
-        db.add_audit(&super::AuditEntry {
-            id: format!("01A{i}"),
-            at: t(i as i64),
-            actor: "token:admin".into(),
-            role: "admin".into(),
-            action: action.to_string(),
-            target: Some("sala".into()),
-            detail: Some("{\"reason\":\"debatt\"}".into()),
-        })
-        .await
-        .unwrap();
+    for (i, action) in ["channel.add", "capture.request", "token.create"]
+        .iter()
+        .enumerate()
+    {
+        let mut e = super::AuditEntry::new(
+            "token:admin",
+            "admin",
+            action,
+            Some("sala"),
+            Some("{\"reason\":\"debatt\"}".into()),
+        );
+        e.at = t(i as i64);
+        let written = db.add_audit(&e).await.unwrap();
+        assert_eq!(written.seq, Some(i as i64 + 1));
     }
     let log = db.audit(10).await.unwrap();
-    assert_eq!(log.len(), 2);
-    assert_eq!(log[0].action, "capture.request");
-    assert_eq!(log[1].at, t(0));
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0].action, "token.create");
+    assert_eq!(log[2].at, t(0));
+    assert_eq!(log[2].prev_hash.as_deref(), Some(""));
+    assert_eq!(
+        log[1].prev_hash, log[2].hash,
+        "each entry names the one before"
+    );
+    let check = super::verify_audit(db).await.unwrap();
+    assert_eq!((check.chained, check.unchained), (3, 0));
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_eq!(check.head, log[0].hash);
+    // Two writers at once: both get in, one after the other.
+    let (ea, eb) = (
+        super::AuditEntry::new("a", "admin", "x", None, None),
+        super::AuditEntry::new("b", "admin", "y", None, None),
+    );
+    let (a, b) = tokio::join!(db.add_audit(&ea), db.add_audit(&eb));
+    let mut seqs = [a.unwrap().seq, b.unwrap().seq];
+    seqs.sort();
+    assert_eq!(seqs, [Some(4), Some(5)]);
+    assert!(super::verify_audit(db).await.unwrap().problems.is_empty());
 }
 
 /// Runs every contract test, each on a fresh database from `fresh`, which

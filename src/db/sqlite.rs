@@ -922,9 +922,19 @@ impl Repository for SqliteRepo {
         .map_err(q("find token"))
     }
 
-    async fn add_audit(&self, e: &AuditEntry) -> Result<(), DbError> {
-        sqlx::query(
-            "INSERT INTO audit (id, at, actor, role, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, DbError> {
+        sqlx::query_as(
+            "SELECT seq, hash FROM audit WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("read the audit log's head"))
+    }
+
+    async fn insert_audit(&self, e: &AuditEntry) -> Result<bool, DbError> {
+        let r = sqlx::query(
+            "INSERT INTO audit (id, at, actor, role, action, target, detail, seq, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&e.id)
         .bind(e.at)
@@ -933,10 +943,27 @@ impl Repository for SqliteRepo {
         .bind(&e.action)
         .bind(&e.target)
         .bind(&e.detail)
+        .bind(e.seq)
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
         .execute(&self.pool)
-        .await
-        .map_err(q("write audit log"))?;
-        Ok(())
+        .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(d))
+                if d.is_unique_violation() && d.message().contains("seq") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(q("write audit log")(e)),
+        }
+    }
+
+    async fn audit_all(&self) -> Result<Vec<AuditEntry>, DbError> {
+        sqlx::query_as("SELECT * FROM audit ORDER BY seq IS NOT NULL, seq, at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read audit log"))
     }
 
     async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, DbError> {

@@ -2,6 +2,7 @@
 //! installation in a temporary directory.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod s3;
 pub mod wordpress;
 
