@@ -8,6 +8,7 @@ pub mod capture;
 pub mod guard;
 pub mod queue;
 pub mod upload;
+pub mod web;
 
 /// A page `height` px tall with a coloured marker band every 1,000 px and a
 /// sticky header: the test and benchmark page for tiled screenshots.

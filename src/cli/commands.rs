@@ -109,6 +109,22 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 500)]
         mb: u64,
     },
+    /// The web server under load: many capture requests at once (one job per
+    /// channel must come of them), pages and Deep Zoom tiles of a tall screenshot.
+    Web {
+        /// Channels the requests are for.
+        #[arg(long, default_value_t = 50)]
+        channels: usize,
+        /// Capture requests in all.
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Seconds they are spread over.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// Height of the screenshot cut into tiles, in px.
+        #[arg(long, default_value_t = 150_000)]
+        shot_height: u32,
+    },
     /// The job queue: one schedule fire for many channels, concurrent claims, overhead per job.
     Queue {
         /// Channels registered and fired.
@@ -589,6 +605,22 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
                 ExitCode::Ok
             }
             Err(e) => fail(ExitCode::Storage, e),
+        },
+        BenchCmd::Web {
+            channels,
+            requests,
+            secs,
+            shot_height,
+        } => match bevara::bench::web::run(settings, channels, requests, secs, shot_height).await {
+            Ok(b) => {
+                print!("{}", bevara::bench::web::format(&b));
+                if b.jobs == b.channels {
+                    ExitCode::Ok
+                } else {
+                    ExitCode::Failure
+                }
+            }
+            Err(e) => fail(ExitCode::Failure, e),
         },
         BenchCmd::Queue {
             channels,
