@@ -53,7 +53,11 @@ pub enum Command {
     /// Capture a channel now, in this process.
     Capture(commands::CaptureArgs),
     /// Run the worker: the scheduler and queued captures, until SIGTERM.
-    Worker,
+    Worker {
+        /// Serve the web pages and the API (web.listen) in the same process.
+        #[arg(long)]
+        serve: bool,
+    },
     /// Queue a capture of a channel for a worker; prints the job id.
     Enqueue(queue::EnqueueArgs),
     /// The job queue.
@@ -173,7 +177,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             match command {
                 Command::Channel(c) => channel::run(&bevara, c).await,
                 Command::Capture(a) => commands::capture(&bevara, a).await,
-                Command::Worker => queue::worker(bevara).await,
+                Command::Worker { serve } => queue::worker(bevara, serve).await,
                 Command::Enqueue(a) => queue::enqueue(&bevara, a).await,
                 Command::Jobs(j) => queue::jobs(&bevara, j).await,
                 Command::Debate(d) => queue::debate(&bevara, d).await,

@@ -366,14 +366,30 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Serves the API and the pages on `web.listen` until the process ends.
-pub async fn serve(bevara: Bevara) -> Result<(), std::io::Error> {
+/// Binds `web.listen`, so a port already taken is an error at start.
+pub async fn bind(bevara: Bevara) -> Result<(tokio::net::TcpListener, App), std::io::Error> {
     let addr = bevara.settings().web.listen.clone();
     let app = App::new(bevara)?;
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {addr} (web.listen): {e}"),
+        )
+    })?;
     tracing::info!(%addr, "serving the pages and the API under /api/v1");
     eprintln!("serving on http://{}", listener.local_addr()?);
+    Ok((listener, app))
+}
+
+/// Serves the pages and the API on a bound listener until the process ends.
+pub async fn serve_on(listener: tokio::net::TcpListener, app: App) -> Result<(), std::io::Error> {
     axum::serve(listener, router(app)).await
+}
+
+/// Serves the API and the pages on `web.listen` until the process ends.
+pub async fn serve(bevara: Bevara) -> Result<(), std::io::Error> {
+    let (listener, app) = bind(bevara).await?;
+    serve_on(listener, app).await
 }
 
 type ApiResult = Result<Response, ApiError>;

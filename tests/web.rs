@@ -272,3 +272,47 @@ async fn the_api_answers_each_role_as_it_may_and_audits_every_change() {
     );
     let _ = server.start_kill();
 }
+
+/// `bevara worker --serve` answers the pages and the API in the worker's process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_serves_the_web_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let admin = token(d, "admin", "admin").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
+        .args(["worker", "--serve"])
+        .current_dir(d)
+        .env_remove("BEVARA_CONFIG")
+        .env("BEVARA_DATA_DIR", d.join("data"))
+        .env("BEVARA_WEB_LISTEN", &addr)
+        .env("BEVARA_WORKER_LISTEN", "127.0.0.1:0")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(&addr).await.is_err() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the worker serves nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let a = call(
+        &addr,
+        "POST",
+        "/api/v1/channels",
+        Some(&admin),
+        Some(r#"{"id":"sala","platform":"web","url":"https://www.sala.se/"}"#),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let a = call(&addr, "GET", "/login", None, None).await;
+    assert!(String::from_utf8_lossy(&a.body).contains("API-nyckel"));
+    let _ = worker.start_kill();
+}

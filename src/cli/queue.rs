@@ -414,7 +414,7 @@ pub async fn schedules(bevara: &Bevara, cmd: ScheduleCmd) -> ExitCode {
 }
 
 /// `bevara worker`: runs until SIGTERM or Ctrl-C, then drains.
-pub async fn worker(bevara: bevara::Bevara) -> ExitCode {
+pub async fn worker(bevara: bevara::Bevara, serve: bool) -> ExitCode {
     let settings = bevara.settings();
     let options = bevara::capture::CaptureOptions {
         record: settings.recording.enabled,
@@ -433,6 +433,18 @@ pub async fn worker(bevara: bevara::Bevara) -> ExitCode {
         Err(code) => return code,
     };
     let shutdown = super::commands::shutdown_on(signals);
+    let _web = if serve {
+        match bevara::web::bind(bevara.clone()).await {
+            Ok((listener, app)) => Some(tokio::spawn(async move {
+                if let Err(e) = bevara::web::serve_on(listener, app).await {
+                    tracing::error!(error = %e, "the web server stopped");
+                }
+            })),
+            Err(e) => return fail(ExitCode::Failure, e),
+        }
+    } else {
+        None
+    };
     match bevara::worker::run(bevara, shutdown, bevara::worker::StopWhen::Shutdown).await {
         Ok(_) => ExitCode::Ok,
         Err(e) => fail(ExitCode::Failure, e),
