@@ -3,7 +3,8 @@
 # compiler for the bundled SQLite, Postgres' server for the tests) when it is
 # missing. Idempotent: a machine that has everything is left alone. Run as root
 # or with sudo. With --tests it also installs the S3-compatible servers the
-# tests run (s3s-fs from crates.io, moto_server from PyPI).
+# tests run (s3s-fs from crates.io, moto_server from PyPI) and the OpenID
+# Connect provider (oauth2-mock-server from npm).
 #
 # postgresql: the Postgres tests use the server named by BEVARA_TEST_DATABASE_URL
 # or the one on 127.0.0.1:5432 (user postgres, trust auth); without either they
@@ -24,12 +25,14 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bevara setup: installing ${missing[*]}"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
+  if [ -n "$sudo" ]; then
     command -v sudo >/dev/null || { echo "bevara setup: run as root or install sudo" >&2; exit 1; }
-    sudo="sudo"
   fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -53,6 +56,21 @@ if [ "$tests" = 1 ]; then
     [ -x /usr/bin/python3 ] && py=/usr/bin/python3
     $py -m venv /opt/bevara-test/venv
     /opt/bevara-test/venv/bin/pip install --quiet "moto[server]>=5,<6"
+  fi
+  # tests/oidc.rs: a real OpenID Connect provider, npm's oauth2-mock-server
+  # (8.x needs Node 20.19 or newer; 7.2 runs on Debian's Node 18).
+  if [ ! -d /opt/bevara-test/oidc/node_modules/oauth2-mock-server ]; then
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+      echo "bevara setup: installing Debian's nodejs and npm"
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    version=8
+    [ "$major" -lt 20 ] && version=7.2.1
+    echo "bevara setup: installing oauth2-mock-server@$version into /opt/bevara-test/oidc"
+    mkdir -p /opt/bevara-test/oidc
+    npm install --silent --no-audit --no-fund --prefix /opt/bevara-test/oidc "oauth2-mock-server@$version" >/dev/null
   fi
 fi
 echo "bevara setup: $(/usr/bin/chromium --version 2>/dev/null | tail -n1), $(ffmpeg -version | head -n1 | cut -d' ' -f1-3), $(cargo --version)"

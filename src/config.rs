@@ -71,6 +71,45 @@ pub struct WebSettings {
     pub session_hours: u32,
     /// The pages' language unless the visitor picks another: `sv` or `en`.
     pub lang: String,
+    /// Sign-in with OpenID Connect (e.g. Entra ID); off while `issuer` is empty.
+    pub oidc: OidcSettings,
+}
+
+/// `[web.oidc]`: people sign in at the organisation's identity provider,
+/// and the values of one claim of their ID token give their role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The issuer, e.g. `https://login.microsoftonline.com/TENANT/v2.0`.
+    pub issuer: String,
+    pub client_id: String,
+    /// A file whose first line is the client secret.
+    pub client_secret_file: String,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The ID token claim whose values name roles (a string or a list of
+    /// them), e.g. `roles` (Entra ID app roles) or `groups`.
+    pub role_claim: String,
+    /// `VALUE=ROLE` pairs: a claim value and the role it gives (`viewer`,
+    /// `archivist`, `admin`, `ops`). The highest role matched wins; a person
+    /// whose claim matches none is refused.
+    pub roles: Vec<String>,
+    /// Bound on each request to the provider.
+    pub timeout_secs: u64,
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret_file: String::new(),
+            scopes: vec!["email".into(), "profile".into()],
+            role_claim: "roles".into(),
+            roles: Vec::new(),
+            timeout_secs: 10,
+        }
+    }
 }
 
 impl Default for WebSettings {
@@ -81,6 +120,7 @@ impl Default for WebSettings {
             session_key_file: None,
             session_hours: 8,
             lang: "sv".into(),
+            oidc: OidcSettings::default(),
         }
     }
 }
@@ -769,8 +809,12 @@ pub fn example_toml() -> String {
     );
     let mut section = String::new();
     let mut all = leaves(&defaults);
-    // Top-level keys first: after a [section] header they would belong to it.
-    all.sort_by_key(|(path, _)| path.contains('.'));
+    // Top-level keys first: after a [section] header they would belong to
+    // it; then each section whole, a nested one ([web.oidc]) after its parent.
+    all.sort_by_key(|(path, _)| {
+        let sec = path.rsplit_once('.').map(|(s, _)| s.to_string());
+        (sec.is_some(), sec)
+    });
     for (path, value) in all {
         let (sec, key) = match path.rsplit_once('.') {
             Some((s, k)) => (s.to_string(), k.to_string()),

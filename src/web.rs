@@ -6,6 +6,7 @@
 //! missing or unknown token is 401, a role that may not is 403. Errors are
 //! JSON with a stable kebab-case `code` and a message.
 
+pub mod oidc;
 mod pages;
 pub mod session;
 pub mod tiles;
@@ -219,6 +220,7 @@ pub struct App {
     pub bevara: Bevara,
     pub key: session::CookieKey,
     pub tiles: tiles::Tiles,
+    pub oidc: oidc::Oidc,
     /// Session cookies get `Secure` (the public address is https).
     pub secure: bool,
 }
@@ -233,6 +235,7 @@ impl App {
             bevara,
             key,
             tiles,
+            oidc: oidc::Oidc::default(),
             secure,
         })
     }

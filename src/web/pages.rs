@@ -27,6 +27,8 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/assets/{file}", get(asset))
         .route("/login", get(login_page).post(login))
+        .route("/login/oidc", get(super::oidc::start))
+        .route("/login/oidc/callback", get(super::oidc::callback))
         .route("/logout", post(logout))
         .route("/lang/{lang}", get(set_lang))
         .route("/", get(register))
@@ -75,7 +77,7 @@ impl Lang {
         }
     }
 
-    fn of(headers: &HeaderMap, default: &str) -> Lang {
+    pub(super) fn of(headers: &HeaderMap, default: &str) -> Lang {
         match session::cookie(headers, session::LANG_COOKIE).unwrap_or(default) {
             "en" => Lang::En,
             _ => Lang::Sv,
@@ -164,7 +166,7 @@ fn page_err(lang: Lang) -> impl Fn(ApiError) -> Response {
 }
 
 /// A page saying what went wrong.
-fn problem(lang: Lang, status: StatusCode, message: &str) -> Response {
+pub(super) fn problem(lang: Lang, status: StatusCode, message: &str) -> Response {
     let title = match status {
         StatusCode::FORBIDDEN => lang.t("Ingen behörighet", "Not allowed"),
         StatusCode::NOT_FOUND => lang.t("Finns inte", "Not found"),
@@ -276,7 +278,7 @@ struct Next {
 }
 
 /// Only paths on this site are followed after sign-in.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
         _ => "/".to_string(),
@@ -286,7 +288,12 @@ fn safe_next(next: Option<&str>) -> String {
 async fn login_page(State(app): State<App>, headers: HeaderMap, Query(q): Query<Next>) -> Response {
     let lang = Lang::of(&headers, &app.bevara.settings().web.lang);
     let next = safe_next(q.next.as_deref());
+    let oidc = super::oidc::configured(&app.bevara.settings().web.oidc);
     let body = html! {
+        @if oidc {
+            p { a class="button" href={"/login/oidc?next=" (encode(&next))} { (lang.t("Logga in med organisationskonto", "Sign in with your organisation account")) } }
+            p { (lang.t("Eller med en API-nyckel:", "Or with an API token:")) }
+        }
         form method="post" action="/login" {
             input type="hidden" name="next" value=(next);
             label for="token" { (lang.t("API-nyckel", "API token")) }

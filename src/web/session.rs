@@ -17,11 +17,14 @@ use super::Role;
 use base64::Engine as _;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 pub const COOKIE: &str = "bevara_session";
 pub const LANG_COOKIE: &str = "bevara_lang";
+/// The sign-in under way at the identity provider (state, nonce, PKCE verifier).
+pub const OIDC_COOKIE: &str = "bevara_oidc";
 
 /// The key that signs session cookies.
 #[derive(Clone)]
@@ -62,23 +65,28 @@ impl CookieKey {
         m.finalize().into_bytes().to_vec()
     }
 
-    /// The cookie value for a session.
-    pub fn seal(&self, s: &Session) -> String {
+    /// A signed cookie value holding `v`.
+    pub fn seal<T: Serialize>(&self, v: &T) -> String {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let body = b64.encode(serde_json::to_vec(s).unwrap_or_default());
+        let body = b64.encode(serde_json::to_vec(v).unwrap_or_default());
         let sig = b64.encode(self.mac(body.as_bytes()));
         format!("{body}.{sig}")
     }
 
-    /// The session in a cookie value, if its signature holds and it has not ended.
-    pub fn open(&self, value: &str) -> Option<Session> {
+    /// What a signed cookie value holds, if its signature holds.
+    pub fn open_as<T: DeserializeOwned>(&self, value: &str) -> Option<T> {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let (body, sig) = value.split_once('.')?;
         let sig = b64.decode(sig).ok()?;
         let mut m = Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
         m.update(body.as_bytes());
         m.verify_slice(&sig).ok()?;
-        let s: Session = serde_json::from_slice(&b64.decode(body).ok()?).ok()?;
+        serde_json::from_slice(&b64.decode(body).ok()?).ok()
+    }
+
+    /// The session in a cookie value, if its signature holds and it has not ended.
+    pub fn open(&self, value: &str) -> Option<Session> {
+        let s: Session = self.open_as(value)?;
         (s.exp > Utc::now().timestamp()).then_some(s)
     }
 }
@@ -124,13 +132,15 @@ pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a 
 
 /// `Set-Cookie` for a session (or, with `None`, one that clears it).
 pub fn set_cookie(value: Option<&str>, secure: bool, hours: u32) -> String {
+    cookie_named(COOKIE, value, secure, u64::from(hours.max(1)) * 3600)
+}
+
+/// `Set-Cookie` for the cookie `name`, lasting `secs` (or cleared).
+pub fn cookie_named(name: &str, value: Option<&str>, secure: bool, secs: u64) -> String {
     let secure = if secure { "; Secure" } else { "" };
     match value {
-        Some(v) => format!(
-            "{COOKIE}={v}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            u64::from(hours.max(1)) * 3600
-        ),
-        None => format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        Some(v) => format!("{name}={v}; Path=/; HttpOnly; SameSite=Lax; Max-Age={secs}{secure}"),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
 }
 
