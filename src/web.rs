@@ -397,64 +397,183 @@ pub async fn serve(bevara: Bevara) -> Result<(), std::io::Error> {
 
 type ApiResult = Result<Response, ApiError>;
 
-/// Every endpoint: method, path, the role it needs, what it does. The
-/// OpenAPI document is made from this list.
-pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
-    ("get", "/api/v1/channels", "viewer", "The register"),
-    ("post", "/api/v1/channels", "admin", "Register a channel"),
-    ("get", "/api/v1/channels/{id}", "viewer", "One channel"),
-    ("post", "/api/v1/channels/{id}/close", "admin", "Close a channel; its final capture is queued"),
-    ("post", "/api/v1/channels/{id}/session", "admin", "Import the channel's login session: the JSON a browser exports (cookies and local storage), stored encrypted"),
-    ("post", "/api/v1/channels/{id}/captures", "admin", "Request a capture now: {\"reason\": \"…\"}; 202 with the job id, joining a queued or running job"),
-    ("get", "/api/v1/channels/{id}/snapshots", "viewer", "The channel's captures"),
-    ("get", "/api/v1/snapshots/{id}", "viewer", "A capture and its manifest"),
-    ("get", "/api/v1/snapshots/{id}/artifacts/{name}", "archivist", "An artifact's bytes; one byte range is served as 206"),
-    ("get", "/api/v1/snapshots/{id}/zip", "archivist", "The whole snapshot as one zip: every artifact and the manifest"),
-    ("post", "/api/v1/snapshots/{id}/verify", "archivist", "Read every object back against the manifest"),
-    ("get", "/api/v1/search", "viewer", "Items across channels: ?q=WORDS[&channel=ID][&limit=N]"),
-    ("get", "/api/v1/snapshots/{id}/diff", "archivist", "Changes since the channel's previous complete snapshot (or ?with=ID): new, edited and removed items, each removed one with where it was last seen"),
-    ("get", "/api/v1/debates", "viewer", "Debates, newest first; ?active=true for those running"),
-    ("post", "/api/v1/debates", "admin", "Start a debate: {\"channels\": [ID…] or \"tag\", \"every\": \"1h\", \"until\": TIME, \"reason\"}"),
-    ("post", "/api/v1/debates/{id}/stop", "admin", "Stop a debate"),
-    ("get", "/api/v1/jobs", "ops", "The newest jobs"),
-    ("post", "/api/v1/jobs/{id}/retry", "ops", "Queue a failed or cancelled job again"),
-    ("post", "/api/v1/jobs/{id}/cancel", "ops", "Cancel a queued job"),
-    ("get", "/api/v1/audit", "archivist", "The audit log, newest first"),
-    ("get", "/api/v1/openapi.json", "viewer", "This document"),
+/// One endpoint of the API, as the OpenAPI document describes it.
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The lowest role that may.
+    pub role: &'static str,
+    pub summary: &'static str,
+    /// The request body's schema (a name in `components.schemas`).
+    pub request: Option<&'static str>,
+    /// The success status and the body's schema; `[Name]` is a list of Name,
+    /// `*` any bytes.
+    pub status: u16,
+    pub response: &'static str,
+}
+
+const fn ep(
+    method: &'static str,
+    path: &'static str,
+    role: &'static str,
+    summary: &'static str,
+    request: Option<&'static str>,
+    status: u16,
+    response: &'static str,
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        role,
+        summary,
+        request,
+        status,
+        response,
+    }
+}
+
+/// Every endpoint. The OpenAPI document and the README's table are made
+/// from, or checked against, this list.
+pub const ENDPOINTS: &[Endpoint] = &[
+    ep("get", "/api/v1/channels", "viewer", "The register", None, 200, "[Channel]"),
+    ep("post", "/api/v1/channels", "admin", "Register a channel", Some("NewChannel"), 201, "Channel"),
+    ep("get", "/api/v1/channels/{id}", "viewer", "One channel", None, 200, "Channel"),
+    ep("post", "/api/v1/channels/{id}/close", "admin", "Close a channel; its final capture is queued", None, 200, "Closed"),
+    ep("post", "/api/v1/channels/{id}/session", "admin", "Import the channel's login session: the JSON a browser exports (cookies and local storage), stored encrypted", Some("LoginState"), 200, "Imported"),
+    ep("post", "/api/v1/channels/{id}/captures", "admin", "Request a capture now; 202 with the job id, joining a queued or running job", Some("CaptureRequest"), 202, "Enqueued"),
+    ep("get", "/api/v1/channels/{id}/snapshots", "viewer", "The channel's captures", None, 200, "[Snapshot]"),
+    ep("get", "/api/v1/snapshots/{id}", "viewer", "A capture and its manifest", None, 200, "SnapshotWithManifest"),
+    ep("get", "/api/v1/snapshots/{id}/artifacts/{name}", "archivist", "An artifact's bytes; one byte range is served as 206", None, 200, "*"),
+    ep("get", "/api/v1/snapshots/{id}/zip", "archivist", "The whole snapshot as one zip: every artifact and the manifest", None, 200, "*"),
+    ep("get", "/api/v1/snapshots/{id}/diff", "archivist", "Changes since the channel's previous complete snapshot (or ?with=ID): new, edited and removed items, each removed one with where it was last seen", None, 200, "Diff"),
+    ep("post", "/api/v1/snapshots/{id}/verify", "archivist", "Read every object back against the manifest", None, 200, "Verified"),
+    ep("get", "/api/v1/search", "viewer", "Items across channels: ?q=WORDS[&channel=ID][&limit=N]", None, 200, "[SearchHit]"),
+    ep("get", "/api/v1/debates", "viewer", "Debates, newest first; ?active=true for those running", None, 200, "[Debate]"),
+    ep("post", "/api/v1/debates", "admin", "Start a debate", Some("NewDebate"), 201, "Debate"),
+    ep("post", "/api/v1/debates/{id}/stop", "admin", "Stop a debate", None, 200, "Stopped"),
+    ep("get", "/api/v1/jobs", "ops", "The newest jobs", None, 200, "[Job]"),
+    ep("post", "/api/v1/jobs/{id}/retry", "ops", "Queue a failed or cancelled job again", None, 200, "Job"),
+    ep("post", "/api/v1/jobs/{id}/cancel", "ops", "Cancel a queued job", None, 200, "Job"),
+    ep("get", "/api/v1/audit", "archivist", "The audit log, newest first", None, 200, "[AuditEntry]"),
+    ep("get", "/api/v1/openapi.json", "viewer", "This document", None, 200, "*"),
 ];
+
+/// The schemas of the request and response bodies: each an object with its
+/// properties' types, `required` naming what is always there.
+fn schemas() -> serde_json::Value {
+    fn obj(required: &[&str], props: serde_json::Value) -> serde_json::Value {
+        json!({"type": "object", "required": required, "properties": props})
+    }
+    let s = json!({"type": "string"});
+    let sn = json!({"type": ["string", "null"]});
+    let t = json!({"type": "string", "format": "date-time"});
+    let tn = json!({"type": ["string", "null"], "format": "date-time"});
+    let ss = json!({"type": "array", "items": {"type": "string"}});
+    let int = json!({"type": "integer"});
+    let b = json!({"type": "boolean"});
+    let item = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    json!({
+        "Error": obj(&["code", "message"], json!({"code": {"type": "string", "description": "stable, kebab-case"}, "message": s})),
+        "Channel": obj(&["id", "platform", "url", "admins", "tags", "opened_at", "recording"], json!({
+            "id": s, "platform": {"type": "string", "enum": crate::registry::Platform::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()},
+            "url": s, "name": sn, "owner": sn, "admins": ss, "purpose": sn, "tags": ss,
+            "opened_at": t, "closed_at": tn, "retain_days": {"type": ["integer", "null"]}, "recording": b})),
+        "NewChannel": obj(&["id", "platform", "url"], json!({
+            "id": s, "platform": s, "url": s, "name": s, "owner": s, "admins": ss, "purpose": s, "tags": ss,
+            "recording": b, "retain_days": int})),
+        "Closed": obj(&["channel", "closed"], json!({"channel": s, "closed": b, "final_capture_job": sn})),
+        "LoginState": obj(&[], json!({"cookies": {"type": "array", "items": {"type": "object"}}, "origins": {"type": "array", "items": {"type": "object"}}})),
+        "Imported": obj(&["channel", "imported"], json!({"channel": s, "imported": b})),
+        "CaptureRequest": obj(&["reason"], json!({"reason": {"type": "string", "minLength": 1, "description": "why the capture is needed; recorded in the manifest and the audit log"}})),
+        "Enqueued": obj(&["job_id", "joined"], json!({"job_id": s, "joined": b})),
+        "Snapshot": obj(&["id", "channel_id", "state", "trigger", "requested_at", "url", "warnings", "truncated"], json!({
+            "id": s, "channel_id": s,
+            "state": {"type": "string", "enum": ["running", "upload-pending", "complete", "failed"]},
+            "trigger": s, "reason": sn, "requested_by": sn, "requested_at": t, "started_at": tn, "finished_at": tn,
+            "url": s, "final_url": sn, "title": sn, "failure_code": sn, "failure": sn, "warnings": int,
+            "truncated": b, "manifest_key": sn, "worker": sn, "job_id": sn})),
+        "SnapshotWithManifest": obj(&["snapshot", "manifest"], json!({"snapshot": item("Snapshot"),
+            "manifest": {"type": ["object", "null"], "description": "the manifest (schema bevara.manifest, see the README) when complete"}})),
+        "Item": obj(&["id", "kind", "text"], json!({"id": s, "kind": {"type": "string", "enum": ["post", "comment", "reply"]},
+            "parent": sn, "author": sn, "published": {"type": "object"}, "text": s, "permalink": sn, "links": ss, "media": ss})),
+        "Diff": obj(&["to", "new", "removed", "edited"], json!({"from": sn, "to": s,
+            "new": {"type": "array", "items": item("Item")},
+            "removed": {"type": "array", "items": obj(&["item"], json!({"item": item("Item"), "last_seen": {"type": ["object", "null"]}}))},
+            "edited": {"type": "array", "items": obj(&["before", "after"], json!({"before": item("Item"), "after": item("Item")}))}})),
+        "Verified": obj(&["snapshot", "ok", "objects"], json!({"snapshot": s, "ok": b, "objects": {"type": "array", "items": {"type": "object"}}})),
+        "SearchHit": obj(&["snapshot_id", "channel", "captured_at", "item"], json!({"snapshot_id": s, "channel": s, "captured_at": t, "item": item("Item")})),
+        "Debate": obj(&["id", "channels", "every_secs", "starts_at", "until", "reason"], json!({"id": s, "channels": ss, "tag": sn,
+            "every_secs": int, "starts_at": t, "until": t, "reason": s, "started_by": sn, "stopped_at": tn, "stopped_by": sn})),
+        "NewDebate": obj(&["every", "until", "reason"], json!({"channels": ss, "tag": s,
+            "every": {"type": "string", "description": "e.g. 30m, 6h, 1d"},
+            "until": {"type": "string", "description": "a date (the whole day) or an RFC 3339 time"}, "reason": s})),
+        "Stopped": obj(&["debate", "stopped"], json!({"debate": s, "stopped": b})),
+        "Job": obj(&["id", "channel", "status", "trigger", "reasons", "priority", "attempts", "max_attempts", "next_attempt_at", "created_at", "updated_at"], json!({
+            "id": s, "channel": s, "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+            "trigger": {"type": "object"}, "reasons": ss, "requested_by": sn, "priority": int, "attempts": int, "max_attempts": int,
+            "lease_owner": sn, "lease_expires_at": tn, "heartbeat_at": tn, "next_attempt_at": t, "last_error_code": sn,
+            "last_error": sn, "snapshot_id": sn, "recording": {"type": ["boolean", "null"]}, "created_at": t, "updated_at": t})),
+        "AuditEntry": obj(&["id", "at", "actor", "role", "action"], json!({"id": s, "at": t, "actor": s, "role": s, "action": s,
+            "target": sn, "detail": {"type": ["string", "null"], "description": "JSON"}, "seq": {"type": ["integer", "null"]},
+            "prev_hash": sn, "hash": sn})),
+    })
+}
+
+/// The body schema of `name` (`[Name]`: a list of them).
+fn schema_ref(name: &str) -> serde_json::Value {
+    match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(inner) => {
+            json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{inner}")}})
+        }
+        None => json!({"$ref": format!("#/components/schemas/{name}")}),
+    }
+}
 
 /// An OpenAPI 3.1 description of [`ENDPOINTS`].
 pub fn openapi_document() -> serde_json::Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, role, summary) in ENDPOINTS {
-        let params: Vec<serde_json::Value> = path
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    for e in ENDPOINTS {
+        let params: Vec<serde_json::Value> = e
+            .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        entry[*method] = json!({
-            "summary": summary,
-            "description": format!("Needs the role {role} (or one that includes it)."),
+        let body = if e.response == "*" {
+            json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}})
+        } else {
+            json!({"application/json": {"schema": schema_ref(e.response)}})
+        };
+        let mut op = json!({
+            "summary": e.summary,
+            "description": format!("Needs the role {} (or one that includes it).", e.role),
             "parameters": params,
-            "security": [{"bearer": []}],
+            "security": [{"bearer": []}, {"session": []}],
             "responses": {
-                "200": {"description": "done"},
-                "401": {"description": "no or unknown token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "403": {"description": "the role may not", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                e.status.to_string(): {"description": "done", "content": body},
+                "400": {"description": "a bad request", "content": error},
+                "401": {"description": "no or unknown token", "content": error},
+                "403": {"description": "the role may not (or a cookie without X-CSRF-Token)", "content": error},
+                "404": {"description": "no such channel, snapshot, job or debate", "content": error}
             }
         });
+        if let Some(r) = e.request {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(r)}}});
+        }
+        let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        entry[e.method] = op;
     }
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Bevara", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "description": "stable, kebab-case"},
-                "message": {"type": "string"}
-            }}}
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a token from `bevara token create`"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "bevara_session", "description": "a signed-in person's session; changes need the X-CSRF-Token header"}
+            },
+            "schemas": schemas()
         }
     })
 }

@@ -93,6 +93,64 @@ async fn sign_in(ctx: &BrowserContext, addr: &str, secret: &str) {
     .await;
 }
 
+/// The answer to `method path` has what its OpenAPI schema says: every
+/// required property, each of the type given.
+fn conforms(doc: &serde_json::Value, method: &str, path: &str, body: &[u8]) {
+    let e = bevara::web::ENDPOINTS
+        .iter()
+        .find(|e| {
+            e.method.eq_ignore_ascii_case(method) && {
+                let (a, b): (Vec<_>, Vec<_>) = (
+                    e.path.split('/').collect(),
+                    path.split('?').next().unwrap().split('/').collect(),
+                );
+                a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x.starts_with('{') || x == y)
+            }
+        })
+        .unwrap_or_else(|| panic!("{method} {path} is not in the endpoint list"));
+    if e.response == "*" {
+        return;
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let (name, list) = match e.response.strip_prefix('[') {
+        Some(n) => (n.trim_end_matches(']'), true),
+        None => (e.response, false),
+    };
+    let schema = &doc["components"]["schemas"][name];
+    let values: Vec<&serde_json::Value> = if list {
+        v.as_array().unwrap().iter().collect()
+    } else {
+        vec![&v]
+    };
+    for x in values {
+        for r in schema["required"].as_array().unwrap() {
+            let r = r.as_str().unwrap();
+            assert!(x.get(r).is_some(), "{method} {path}: {name} lacks {r}: {x}");
+        }
+        for (k, p) in schema["properties"].as_object().unwrap() {
+            let Some(val) = x.get(k) else { continue };
+            let types: Vec<&str> = match &p["type"] {
+                serde_json::Value::String(t) => vec![t.as_str()],
+                serde_json::Value::Array(a) => a.iter().filter_map(|t| t.as_str()).collect(),
+                _ => continue,
+            };
+            let is = match val {
+                serde_json::Value::Null => "null",
+                serde_json::Value::Bool(_) => "boolean",
+                serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+                serde_json::Value::Number(_) => "number",
+                serde_json::Value::String(_) => "string",
+                serde_json::Value::Array(_) => "array",
+                serde_json::Value::Object(_) => "object",
+            };
+            assert!(
+                types.contains(&is),
+                "{method} {path}: {name}.{k} is {is}, the schema says {types:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_in_chromium_and_every_endpoint_for_every_role() {
     let site = common::serve().await;
@@ -269,6 +327,38 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
             rank(role) >= rank(need)
         }
     };
+    // The table covers every endpoint of the API.
+    let shape = |p: &str| {
+        p.split('?')
+            .next()
+            .unwrap()
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{')
+                    || seg.chars().any(|c| c.is_ascii_digit())
+                    || seg == "flode"
+                    || seg == "stang"
+                    || seg == "items.json"
+                {
+                    "*"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    for e in bevara::web::ENDPOINTS {
+        assert!(
+            table
+                .iter()
+                .any(|(m, p, ..)| m.eq_ignore_ascii_case(e.method) && shape(p) == shape(e.path)),
+            "the table lacks {} {}",
+            e.method,
+            e.path
+        );
+    }
+    let doc = bevara::web::openapi_document();
     let mut rows = Vec::new();
     for (method, path, body, need, want) in &table {
         let (none, _) = call(&addr, method, path, None, body).await;
@@ -411,6 +501,10 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
     )
     .await;
     until(&ctx, "document.querySelector('video').currentTime > 1 && document.querySelector('video').readyState >= 2", "the video seeks").await;
+
+    // The PDF opens in the page's own viewer route (inline, for a viewer too).
+    let pdf: String = js(&ctx, "fetch(document.querySelector('a[href$=\".pdf\"]').href).then(r => r.headers.get('content-type') + ' ' + r.headers.get('content-disposition'))").await;
+    assert!(pdf.starts_with("application/pdf inline"), "{pdf}");
 
     // The items as a thread, and the manifest for an admin.
     let items: usize = js(&ctx, "document.querySelectorAll('li.item').length").await;

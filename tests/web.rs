@@ -146,12 +146,23 @@ async fn the_api_answers_each_role_as_it_may_and_audits_every_change() {
         .await
         .json();
     assert_eq!(doc["openapi"], "3.1.0");
-    for (method, path, role, _) in bevara::web::ENDPOINTS {
-        let op = &doc["paths"][*path][*method];
+    for e in bevara::web::ENDPOINTS {
+        let op = &doc["paths"][e.path][e.method];
         assert!(
-            op["description"].as_str().unwrap_or("").contains(role),
-            "{method} {path}"
+            op["description"].as_str().unwrap_or("").contains(e.role),
+            "{} {}",
+            e.method,
+            e.path
         );
+        if e.request.is_some() {
+            assert!(op["requestBody"].is_object(), "{} {}", e.method, e.path);
+        }
+    }
+    // Every schema named is defined.
+    let text = doc.to_string();
+    for r in text.split("#/components/schemas/").skip(1) {
+        let name = r.split('"').next().unwrap();
+        assert!(doc["components"]["schemas"][name].is_object(), "{name}");
     }
     assert!(doc["paths"]["/api/v1/channels"]["post"].is_object());
 

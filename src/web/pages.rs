@@ -854,6 +854,9 @@ async fn snapshot(
                 video controls preload="metadata" src={"/snapshots/" (id) "/view/" (a.name)} id={"video-" (a.name)} {}
             }
         }
+        @for a in artifacts.iter().filter(|a| a.media_type == "application/pdf") {
+            p { a href={"/snapshots/" (id) "/view/" (a.name)} { (lang.t("Öppna PDF:en ", "Open the PDF ")) (a.name) } " (" (a.bytes / 1024) " KiB)" }
+        }
         section aria-labelledby="items" {
             h2 id="items" { (lang.t("Inlägg och kommentarer", "Posts and comments")) }
             form method="get" role="search" {
