@@ -5,6 +5,7 @@ mod commands;
 mod profiles;
 mod progress;
 mod queue;
+mod retention;
 mod session;
 mod snapshots;
 mod store;
@@ -77,6 +78,14 @@ pub enum Command {
     /// API tokens for the HTTP API.
     #[command(subcommand)]
     Token(web::TokenCmd),
+    /// Retention rules: how long snapshots are kept, by which disposal decision.
+    #[command(subcommand)]
+    Retention(retention::RetentionCmd),
+    /// Dispose of the snapshots whose retention has passed (--dry-run first).
+    Dispose(retention::DisposeArgs),
+    /// Legal holds: nothing under one is disposed of.
+    #[command(subcommand)]
+    Hold(retention::HoldCmd),
     /// The audit log: list it, verify its hash chain.
     #[command(subcommand)]
     Audit(web::AuditCmd),
@@ -188,6 +197,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Serve => web::serve(bevara).await,
                 Command::Token(t) => web::token(&bevara, t).await,
                 Command::Audit(a) => web::audit(&bevara, a).await,
+                Command::Retention(r) => retention::retention(&bevara, r).await,
+                Command::Dispose(d) => retention::dispose(&bevara, d).await,
+                Command::Hold(h) => retention::hold(&bevara, h).await,
                 Command::Demo(d) => commands::demo(bevara, d).await,
                 Command::Search(s) => profiles::search(&bevara, s).await,
                 Command::Session(s) => session::run(&bevara, s).await,

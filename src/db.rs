@@ -230,6 +230,26 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// The whole audit log, oldest first (entries from before the chain first).
     async fn audit_all(&self) -> Result<Vec<AuditEntry>, DbError>;
 
+    // ----- retention, holds, disposals -----
+    /// Sets the rule of its channel or platform, replacing the one before.
+    async fn set_retention(&self, r: &RetentionRule) -> Result<(), DbError>;
+    async fn retention_rules(&self) -> Result<Vec<RetentionRule>, DbError>;
+    async fn add_hold(&self, h: &Hold) -> Result<(), DbError>;
+    /// Lifts a hold; false if it was lifted already or is unknown.
+    async fn remove_hold(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: Option<&str>,
+    ) -> Result<bool, DbError>;
+    /// Holds, newest first; only those in force when `active`.
+    async fn holds(&self, active: bool) -> Result<Vec<Hold>, DbError>;
+    /// Removes a snapshot's rows (items, artifacts, the capture) and writes
+    /// its disposal record, in one transaction.
+    async fn dispose_capture(&self, d: &Disposal) -> Result<(), DbError>;
+    /// Every disposal record, newest first.
+    async fn disposals(&self) -> Result<Vec<Disposal>, DbError>;
+
     // ----- debates -----
     async fn add_debate(&self, d: &Debate) -> Result<(), DbError>;
     /// Debates, newest first; only those not stopped and not past `until` when `active_at` is given.
@@ -331,6 +351,52 @@ impl AuditEntry {
         ]);
         hex::encode(Sha256::digest(fields.to_string().as_bytes()))
     }
+}
+
+/// How long a channel's (or a platform's) snapshots are kept, and the
+/// disposal decision (gallringsbeslut) that allows disposing of them after.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RetentionRule {
+    pub id: String,
+    pub channel_id: Option<String>,
+    pub platform: Option<String>,
+    pub keep_days: i64,
+    pub decision_id: String,
+    pub decision_date: Option<String>,
+    pub decision_text: Option<String>,
+    pub set_at: DateTime<Utc>,
+    pub set_by: Option<String>,
+}
+
+/// A legal hold on a snapshot or on all of a channel's: nothing under it is disposed of.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Hold {
+    pub id: String,
+    pub snapshot_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub reason: String,
+    pub placed_at: DateTime<Utc>,
+    pub placed_by: Option<String>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub removed_by: Option<String>,
+}
+
+/// The record kept of a disposed snapshot: what, when, by which decision, who.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Disposal {
+    pub id: String,
+    pub snapshot_id: String,
+    pub channel_id: String,
+    pub requested_at: DateTime<Utc>,
+    pub disposed_at: DateTime<Utc>,
+    pub decision_id: String,
+    pub decision_date: Option<String>,
+    pub decision_text: Option<String>,
+    pub keep_days: i64,
+    pub disposed_by: Option<String>,
+    pub objects: i64,
+    pub bytes: i64,
+    pub manifest_sha256: Option<String>,
 }
 
 /// What `bevara audit verify` found.

@@ -42,6 +42,7 @@ pub mod demo;
 pub mod exit;
 pub mod queue;
 pub mod registry;
+pub mod retention;
 pub mod schedule;
 pub mod session;
 pub mod store;

@@ -149,6 +149,22 @@ pub trait ObjectStore: Send + Sync {
     async fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StoreError>;
     /// Removes the object; a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Deletes one version of an object (on a versioned bucket the version
+    /// itself, not a delete marker over it); stores without versions delete
+    /// the object.
+    async fn delete_version(&self, key: &str, _version: Option<&str>) -> Result<(), StoreError> {
+        self.delete(key).await
+    }
+    /// Sets or lifts an Object Lock legal hold on one version of an object;
+    /// false when the store has no legal holds.
+    async fn legal_hold(
+        &self,
+        _key: &str,
+        _version: Option<&str>,
+        _on: bool,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     /// Where the object can be opened directly, for stores that have such a place.
     fn local_path(&self, _key: &str) -> Option<PathBuf> {
         None

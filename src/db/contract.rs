@@ -579,6 +579,100 @@ pub async fn tokens_and_audit(db: &Db) {
     assert!(super::verify_audit(db).await.unwrap().problems.is_empty());
 }
 
+/// A retention rule replaces the one before; holds lift once; a disposal
+/// takes the snapshot's rows (and its items out of search) and keeps its record.
+pub async fn retention_holds_and_disposals(db: &Db) {
+    use super::{Disposal, Hold, RetentionRule};
+    db.add_channel(&channel("sala")).await.unwrap();
+    let rule = |id: &str, keep: i64, decision: &str| RetentionRule {
+        id: id.into(),
+        channel_id: Some("sala".into()),
+        platform: None,
+        keep_days: keep,
+        decision_id: decision.into(),
+        decision_date: Some("2026-01-15".into()),
+        decision_text: None,
+        set_at: t(0),
+        set_by: Some("anna".into()),
+    };
+    db.set_retention(&rule("r1", 3650, "KS 1")).await.unwrap();
+    db.set_retention(&rule("r2", 0, "KS 2")).await.unwrap();
+    let mut by_platform = rule("r3", 90, "KS 3");
+    by_platform.channel_id = None;
+    by_platform.platform = Some("facebook".into());
+    db.set_retention(&by_platform).await.unwrap();
+    let rules = db.retention_rules().await.unwrap();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert!(rules.contains(&rule("r2", 0, "KS 2")) && rules.contains(&by_platform));
+
+    let hold = Hold {
+        id: "h1".into(),
+        snapshot_id: Some("01A".into()),
+        channel_id: None,
+        reason: "utlämnande".into(),
+        placed_at: t(1),
+        placed_by: Some("anna".into()),
+        removed_at: None,
+        removed_by: None,
+    };
+    db.add_hold(&hold).await.unwrap();
+    assert_eq!(db.holds(true).await.unwrap(), vec![hold.clone()]);
+    assert!(db.remove_hold("h1", t(2), Some("bo")).await.unwrap());
+    assert!(!db.remove_hold("h1", t(3), Some("bo")).await.unwrap());
+    assert!(db.holds(true).await.unwrap().is_empty());
+    assert_eq!(
+        db.holds(false).await.unwrap()[0].removed_by.as_deref(),
+        Some("bo")
+    );
+
+    db.insert_capture(&running_capture("01A", "sala", None, t(0)))
+        .await
+        .unwrap();
+    let items = [item("01A-1", "Skolnedläggning i Västerfärnebo", "Anna")];
+    db.complete_capture("01A", &CaptureFinish::default(), &[], &items)
+        .await
+        .unwrap();
+    assert_eq!(db.search("Västerfärnebo", None, 10).await.unwrap().len(), 1);
+    let d = Disposal {
+        id: "d1".into(),
+        snapshot_id: "01A".into(),
+        channel_id: "sala".into(),
+        requested_at: t(0),
+        disposed_at: t(10),
+        decision_id: "KS 2".into(),
+        decision_date: Some("2026-01-15".into()),
+        decision_text: Some("efter 0 dagar".into()),
+        keep_days: 0,
+        disposed_by: Some("anna".into()),
+        objects: 7,
+        bytes: 1234,
+        manifest_sha256: Some("ab".repeat(32)),
+    };
+    db.dispose_capture(&d).await.unwrap();
+    assert!(matches!(
+        db.capture("01A").await,
+        Err(DbError::NoCapture(_))
+    ));
+    assert!(db.items("01A").await.unwrap().is_empty());
+    assert!(db
+        .search("Västerfärnebo", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(db.disposals().await.unwrap(), vec![d.clone()]);
+    let mut again = d.clone();
+    again.id = "d2".into();
+    assert!(matches!(
+        db.dispose_capture(&again).await,
+        Err(DbError::NoCapture(_))
+    ));
+    assert_eq!(
+        db.disposals().await.unwrap().len(),
+        1,
+        "a failed disposal writes no record"
+    );
+}
+
 /// Runs every contract test, each on a fresh database from `fresh`, which
 /// returns `Some((guard, db))`, or `None` when the backend cannot be had
 /// here (the test then passes, having said why it did nothing).
@@ -588,7 +682,8 @@ macro_rules! repository_contract {
     ($fresh:path) => {
         $crate::repository_contract!($fresh; register, captures_items_and_search, search_words,
             enqueue_joins_and_claims_by_priority, leases_heartbeats_and_retries,
-            fires_are_enqueued_once, debates, upload_pending_and_retention, tokens_and_audit);
+            fires_are_enqueued_once, debates, upload_pending_and_retention, tokens_and_audit,
+            retention_holds_and_disposals);
     };
     ($fresh:path; $($name:ident),+) => {
         $(

@@ -18,7 +18,7 @@ mod listen;
 use super::rows::{convert, to_json_list, CaptureRow, ChannelRow, DebateRow, JobRow};
 use super::{
     q, ApiToken, ArtifactRecord, AuditEntry, CaptureFilter, CaptureFinish, CaptureRecord, DbError,
-    Debate, Repository, SearchHit,
+    Debate, Disposal, Hold, Repository, RetentionRule, SearchHit,
 };
 use crate::behaviour::items::Item;
 use crate::queue::{Enqueued, Job, JobEnd, JobStatus, NewJob, QueueStats, Reaped};
@@ -748,6 +748,137 @@ impl Repository for PgRepo {
             .fetch_all(&self.pool)
             .await
             .map_err(q("read audit log"))
+    }
+
+    async fn set_retention(&self, r: &RetentionRule) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(q("set retention"))?;
+        match (&r.channel_id, &r.platform) {
+            (Some(c), _) => {
+                sqlx::query("DELETE FROM retention_rules WHERE channel_id = $1").bind(c)
+            }
+            (None, p) => sqlx::query("DELETE FROM retention_rules WHERE platform = $1").bind(p),
+        }
+        .execute(&mut *tx)
+        .await
+        .map_err(q("set retention"))?;
+        sqlx::query(
+            "INSERT INTO retention_rules (id, channel_id, platform, keep_days, decision_id, decision_date, decision_text, set_at, set_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&r.id)
+        .bind(&r.channel_id)
+        .bind(&r.platform)
+        .bind(r.keep_days)
+        .bind(&r.decision_id)
+        .bind(&r.decision_date)
+        .bind(&r.decision_text)
+        .bind(r.set_at)
+        .bind(&r.set_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("set retention"))?;
+        tx.commit().await.map_err(q("set retention"))
+    }
+
+    async fn retention_rules(&self) -> Result<Vec<RetentionRule>, DbError> {
+        sqlx::query_as("SELECT * FROM retention_rules ORDER BY channel_id, platform")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read retention rules"))
+    }
+
+    async fn add_hold(&self, h: &Hold) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO holds (id, snapshot_id, channel_id, reason, placed_at, placed_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&h.id)
+        .bind(&h.snapshot_id)
+        .bind(&h.channel_id)
+        .bind(&h.reason)
+        .bind(h.placed_at)
+        .bind(&h.placed_by)
+        .execute(&self.pool)
+        .await
+        .map_err(q("add hold"))?;
+        Ok(())
+    }
+
+    async fn remove_hold(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let r = sqlx::query(
+            "UPDATE holds SET removed_at = $1, removed_by = $2 WHERE id = $3 AND removed_at IS NULL",
+        )
+        .bind(at)
+        .bind(by)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("remove hold"))?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn holds(&self, active: bool) -> Result<Vec<Hold>, DbError> {
+        let sql = if active {
+            "SELECT * FROM holds WHERE removed_at IS NULL ORDER BY placed_at DESC, id DESC"
+        } else {
+            "SELECT * FROM holds ORDER BY placed_at DESC, id DESC"
+        };
+        sqlx::query_as(sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read holds"))
+    }
+
+    async fn dispose_capture(&self, d: &Disposal) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(q("dispose"))?;
+        for table in ["items", "artifacts"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE capture_id = $1"))
+                .bind(&d.snapshot_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("dispose"))?;
+        }
+        let gone = sqlx::query("DELETE FROM captures WHERE id = $1")
+            .bind(&d.snapshot_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("dispose"))?;
+        if gone.rows_affected() == 0 {
+            return Err(DbError::NoCapture(d.snapshot_id.clone()));
+        }
+        sqlx::query(
+            "INSERT INTO disposals (id, snapshot_id, channel_id, requested_at, disposed_at, decision_id, decision_date,
+                 decision_text, keep_days, disposed_by, objects, bytes, manifest_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&d.id)
+        .bind(&d.snapshot_id)
+        .bind(&d.channel_id)
+        .bind(d.requested_at)
+        .bind(d.disposed_at)
+        .bind(&d.decision_id)
+        .bind(&d.decision_date)
+        .bind(&d.decision_text)
+        .bind(d.keep_days)
+        .bind(&d.disposed_by)
+        .bind(d.objects)
+        .bind(d.bytes)
+        .bind(&d.manifest_sha256)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("record disposal"))?;
+        tx.commit().await.map_err(q("dispose"))
+    }
+
+    async fn disposals(&self) -> Result<Vec<Disposal>, DbError> {
+        sqlx::query_as("SELECT * FROM disposals ORDER BY disposed_at DESC, id DESC")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read disposals"))
     }
 
     async fn add_debate(&self, d: &Debate) -> Result<(), DbError> {

@@ -630,6 +630,61 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn delete_version(&self, key: &str, version: Option<&str>) -> Result<(), StoreError> {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(key))
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match s3_error("DELETE", key, e) {
+                StoreError::NotFound(_) => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn legal_hold(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        on: bool,
+    ) -> Result<bool, StoreError> {
+        use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus};
+        let status = if on {
+            ObjectLockLegalHoldStatus::On
+        } else {
+            ObjectLockLegalHoldStatus::Off
+        };
+        match self
+            .client
+            .put_object_legal_hold()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(key))
+            .set_version_id(version.map(str::to_string))
+            .legal_hold(ObjectLockLegalHold::builder().status(status).build())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let text = format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e));
+                // A bucket made without Object Lock has no legal holds.
+                if text.contains("InvalidRequest")
+                    || text.contains("ObjectLockConfigurationNotFound")
+                {
+                    Ok(false)
+                } else {
+                    Err(s3_error("PUT legal hold", key, e))
+                }
+            }
+        }
+    }
+
     fn can_lock(&self) -> bool {
         true
     }
