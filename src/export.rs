@@ -386,7 +386,7 @@ pub async fn export(
     .finish(&mets_path)?;
 
     let (mut files, mut bytes) = (0usize, 0u64);
-    for f in walk(&root) {
+    for f in files_under(&root) {
         files += 1;
         bytes += std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
     }
@@ -950,13 +950,14 @@ fn root_premis(objid: &str, authority: &str, reps: &[Rep], now: DateTime<Utc>) -
     Ok(x)
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
-                out.extend(walk(&p));
+                out.extend(files_under(&p));
             } else {
                 out.push(p);
             }
@@ -974,7 +975,7 @@ fn zip_dir(root: &Path, objid: &str, dest: &Path) -> Result<(), ExportError> {
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(true);
-    for p in walk(root) {
+    for p in files_under(root) {
         let rel = p
             .strip_prefix(root)
             .unwrap_or(&p)

@@ -37,19 +37,6 @@ fn glob_jar(dir: &Path) -> Option<PathBuf> {
     None
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_export_as_a_valid_eark_sip() {
     let jar = validator_jar();
@@ -145,7 +132,7 @@ async fn snapshots_export_as_a_valid_eark_sip() {
     assert_eq!(summary["errors"], 0, "{summary}");
 
     // PREMIS is not read by the validator: it is checked against its schema here.
-    for premis in files(&pkg)
+    for premis in bevara::export::files_under(&pkg)
         .into_iter()
         .filter(|p| p.ends_with("premis.xml"))
     {

@@ -134,9 +134,9 @@ async fn snapshots_are_disposed_of_by_decision_unless_held() {
 
     // Apply: the due one goes, objects and rows; the held one stays whole.
     let files_of = |id: &str| {
-        walk(&d.join("data/objects"))
+        bevara::export::files_under(&d.join("data/objects"))
             .into_iter()
-            .filter(|p| p.contains(id))
+            .filter(|p| p.display().to_string().contains(id))
             .count()
     };
     assert!(files_of(due) > 3);
@@ -205,19 +205,4 @@ async fn snapshots_are_disposed_of_by_decision_unless_held() {
         .stdout
         .contains("hold.remove"));
     assert_eq!(bevara(d, &[], &["audit", "verify"]).await.code, 0);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
 }
