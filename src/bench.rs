@@ -5,6 +5,7 @@
 
 pub mod bigfeed;
 pub mod capture;
+pub mod export;
 pub mod guard;
 pub mod queue;
 pub mod upload;

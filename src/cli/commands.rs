@@ -109,6 +109,13 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 500)]
         mb: u64,
     },
+    /// The e-archive package of one channel with many snapshots: export time,
+    /// size, and the E-ARK validator's time.
+    Export {
+        /// Snapshots captured and exported.
+        #[arg(long, default_value_t = 20)]
+        snapshots: usize,
+    },
     /// The web server under load: many capture requests at once (one job per
     /// channel must come of them), pages and Deep Zoom tiles of a tall screenshot.
     Web {
@@ -606,6 +613,15 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
             }
             Err(e) => fail(ExitCode::Storage, e),
         },
+        BenchCmd::Export { snapshots } => {
+            match bevara::bench::export::run(settings, snapshots).await {
+                Ok(b) => {
+                    print!("{}", bevara::bench::export::format(&b));
+                    ExitCode::Ok
+                }
+                Err(e) => fail(ExitCode::Failure, e),
+            }
+        }
         BenchCmd::Web {
             channels,
             requests,
