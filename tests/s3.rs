@@ -333,6 +333,60 @@ async fn object_lock_keeps_every_object_and_a_bucket_without_it_is_refused_at_st
         "{}",
         r.stdout
     );
+
+    // Due by its rule at once, but kept while Object Lock holds it.
+    ok(
+        dir.path(),
+        &env,
+        &[
+            "retention",
+            "set",
+            "flode",
+            "--keep",
+            "0d",
+            "--decision",
+            "KS 2026/1",
+        ],
+    )
+    .await;
+    let dry = ok(dir.path(), &env, &["dispose", "--dry-run", "--json"]).await;
+    let plan: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(plan[0]["kept"]["kept_by"], "object-lock", "{plan}");
+    let run = ok(dir.path(), &env, &["dispose", "--apply"]).await;
+    assert!(!run.stdout.contains("disposed"), "{}", run.stdout);
+    // A legal hold puts an S3 legal hold on every object; lifting it lifts them.
+    let hold = ok(dir.path(), &env, &["hold", "add", &id, "--reason", "tvist"]).await;
+    assert!(
+        hold.stderr.contains("under an S3 legal hold"),
+        "{}",
+        hold.stderr
+    );
+    let status = |on: bool| {
+        let client = client.clone();
+        let artifacts = artifacts.clone();
+        async move {
+            for a in &artifacts {
+                let key = format!("bevara/{}", a["key"].as_str().unwrap());
+                let head = client
+                    .head_object()
+                    .bucket("laast")
+                    .key(&key)
+                    .version_id(a["version_id"].as_str().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                let want = if on {
+                    aws_sdk_s3::types::ObjectLockLegalHoldStatus::On
+                } else {
+                    aws_sdk_s3::types::ObjectLockLegalHoldStatus::Off
+                };
+                assert_eq!(head.object_lock_legal_hold_status(), Some(&want), "{key}");
+            }
+        }
+    };
+    status(true).await;
+    ok(dir.path(), &env, &["hold", "remove", hold.stdout.trim()]).await;
+    status(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
