@@ -254,6 +254,8 @@ pub struct Caller {
     pub role: Role,
     /// The session's CSRF nonce, when the caller came with a cookie.
     pub csrf: Option<String>,
+    /// The API token the caller came with, or signed in with.
+    pub token: Option<String>,
 }
 
 impl Caller {
@@ -287,6 +289,7 @@ pub async fn caller_by_token(bevara: &Bevara, secret: &str) -> Result<Caller, Ap
         name: format!("token:{}", token.name),
         role,
         csrf: None,
+        token: Some(token.id),
     })
 }
 
@@ -311,6 +314,21 @@ impl FromRequestParts<App> for Caller {
                 )
             })?;
         let role = Role::parse(&s.role).ok_or_else(|| unauthorized("the session has no role"))?;
+        // A session signed in with a token ends when the token is revoked.
+        if let Some(tid) = &s.token {
+            let active = app
+                .bevara
+                .db()
+                .list_tokens()
+                .await?
+                .into_iter()
+                .any(|t| &t.id == tid && t.revoked_at.is_none());
+            if !active {
+                return Err(unauthorized(
+                    "the token this session signed in with was revoked",
+                ));
+            }
+        }
         // A script that changes something with the cookie proves it read a
         // page of ours; the pages' own forms are checked by their handlers.
         let safe = matches!(
@@ -335,6 +353,7 @@ impl FromRequestParts<App> for Caller {
             name: s.name,
             role,
             csrf: Some(s.csrf),
+            token: s.token,
         })
     }
 }

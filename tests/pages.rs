@@ -580,6 +580,26 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
     assert_eq!(s, 403);
     let files: usize = js(&ctx, "document.querySelectorAll('a[download]').length").await;
     assert_eq!(files, 0);
+    // Revoking the token ends the page session signed in with it.
+    let list = bevara(d, &[], &["token", "list", "--json"]).await;
+    let tokens: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let vid = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "läsare")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(bevara(d, &[], &["token", "revoke", &vid]).await.code, 0);
+    goto(&ctx, &format!("http://{addr}/channels/flode")).await;
+    until(
+        &ctx,
+        "location.pathname === '/login'",
+        "signed out by the revocation",
+    )
+    .await;
     browser.dispose(ctx).await;
     browser.close().await;
 

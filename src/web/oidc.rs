@@ -251,7 +251,7 @@ pub(super) async fn callback(
     let lang = Lang::of(&headers, &app.bevara.settings().web.lang);
     match finish(&app, &headers, q).await {
         Ok((name, role, next)) => {
-            let mut res = super::pages::signed_in(&app, name, role, &next).await;
+            let mut res = super::pages::signed_in(&app, name, role, None, &next).await;
             let clear = session::cookie_named(OIDC_COOKIE, None, app.secure, 0);
             if let Ok(v) = header::HeaderValue::from_str(&clear) {
                 res.headers_mut().append(header::SET_COOKIE, v);

@@ -313,7 +313,7 @@ struct LoginForm {
 async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
     let lang = Lang::of(&headers, &app.bevara.settings().web.lang);
     match super::caller_by_token(&app.bevara, &f.token).await {
-        Ok(c) => signed_in(&app, c.name, c.role, &safe_next(f.next.as_deref())).await,
+        Ok(c) => signed_in(&app, c.name, c.role, c.token, &safe_next(f.next.as_deref())).await,
         Err(_) => problem(
             lang,
             StatusCode::UNAUTHORIZED,
@@ -326,9 +326,15 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
 }
 
 /// Sets the session cookie and goes on to `next`.
-pub(super) async fn signed_in(app: &App, name: String, role: Role, next: &str) -> Response {
+pub(super) async fn signed_in(
+    app: &App,
+    name: String,
+    role: Role,
+    token: Option<String>,
+    next: &str,
+) -> Response {
     let hours = app.bevara.settings().web.session_hours;
-    let s = Session::new(name, role, hours);
+    let s = Session::new(name, role, hours, token);
     super::audit(
         &app.bevara,
         &s.name,

@@ -101,10 +101,13 @@ pub struct Session {
     pub exp: i64,
     /// The CSRF nonce forms must post back.
     pub csrf: String,
+    /// The API token signed in with (its id): revoking it ends the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 impl Session {
-    pub fn new(name: String, role: Role, hours: u32) -> Self {
+    pub fn new(name: String, role: Role, hours: u32, token: Option<String>) -> Self {
         let mut n = [0u8; 16];
         use chacha20poly1305::aead::rand_core::RngCore;
         chacha20poly1305::aead::OsRng.fill_bytes(&mut n);
@@ -113,6 +116,7 @@ impl Session {
             role: role.as_str().to_string(),
             exp: Utc::now().timestamp() + i64::from(hours.max(1)) * 3600,
             csrf: hex::encode(n),
+            token,
         }
     }
 }
@@ -160,7 +164,7 @@ mod tests {
     #[test]
     fn sealed_sessions_open_only_unchanged_and_unexpired() {
         let k = CookieKey::random();
-        let s = Session::new("token:anna".into(), Role::Archivist, 8);
+        let s = Session::new("token:anna".into(), Role::Archivist, 8, None);
         let v = k.seal(&s);
         let back = k.open(&v).expect("opens");
         assert_eq!(
