@@ -56,18 +56,22 @@ impl Role {
         }
     }
 
-    /// Whether this role may do what `need` is required for.
-    pub fn may(self, need: Role) -> bool {
-        let content = |r: Role| match r {
+    /// How much content the role sees: ops none, then viewer < archivist < admin.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Ops => 0,
             Role::Viewer => 1,
             Role::Archivist => 2,
             Role::Admin => 3,
-            Role::Ops => 0,
-        };
+        }
+    }
+
+    /// Whether this role may do what `need` is required for.
+    pub fn may(self, need: Role) -> bool {
         match need {
             // Jobs: ops, and the admins who start captures.
             Role::Ops => matches!(self, Role::Ops | Role::Admin),
-            _ => content(self) >= content(need),
+            _ => self.rank() >= need.rank(),
         }
     }
 }
@@ -1148,12 +1152,17 @@ pub async fn diff_report(
         return Ok(json!({"from": null, "to": id, "new": [], "removed": [], "edited": []}));
     };
     let d = crate::archive::diff(b, &other, id).await?;
-    let newest = b.db().capture(&d.to).await?;
+    // The diff puts the newer snapshot last; with `with` that may be the other.
+    let newest_at = if d.to == rec.id {
+        rec.requested_at
+    } else {
+        b.db().capture(&d.to).await?.requested_at
+    };
     let mut removed = Vec::new();
     for item in &d.removed {
         let seen = b
             .db()
-            .last_seen(&rec.channel_id, &item.id, newest.requested_at)
+            .last_seen(&rec.channel_id, &item.id, newest_at)
             .await?;
         removed.push(json!({
             "item": item,

@@ -163,7 +163,6 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
         let mut ch = common::channel("flode", &url);
         ch.name = Some("Sala kommun på Facebook".into());
         let out = common::capture_recorded(&b, &ch, true).await;
-        assert!(out.snapshot_id.len() > 10);
         out.snapshot_id.clone()
     };
     let admin = token(d, "admin", "admin").await;
@@ -359,7 +358,6 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
         );
     }
     let doc = bevara::web::openapi_document();
-    let mut rows = Vec::new();
     for (method, path, body, need, want) in &table {
         let (none, _) = call(&addr, method, path, None, body).await;
         let (old, _) = call(&addr, method, path, Some(&revoked), body).await;
@@ -390,11 +388,10 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
                     String::from_utf8_lossy(&b)
                 );
                 done = true;
+                conforms(&doc, method, path, &b);
             }
-            rows.push(format!("{method} {path} {role} {s}"));
         }
     }
-    assert!(rows.len() >= table.len() * 4);
 
     // ----- the pages in Chromium -----
     let b = common::open(&data).await;

@@ -290,30 +290,12 @@ async fn the_worker_serves_the_web_too() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let admin = token(d, "admin", "admin").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
-        .args(["worker", "--serve"])
-        .current_dir(d)
-        .env_remove("BEVARA_CONFIG")
-        .env("BEVARA_DATA_DIR", d.join("data"))
-        .env("BEVARA_WEB_LISTEN", &addr)
-        .env("BEVARA_WORKER_LISTEN", "127.0.0.1:0")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while tokio::net::TcpStream::connect(&addr).await.is_err() {
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the worker serves nothing"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (addr, mut worker) = common::http::start_bevara(
+        d,
+        &["worker", "--serve"],
+        &[("BEVARA_WORKER_LISTEN", "127.0.0.1:0")],
+    )
+    .await;
     let a = call(
         &addr,
         "POST",

@@ -55,19 +55,13 @@ pub fn configured(s: &OidcSettings) -> bool {
 /// The role a person's claim values give: the highest one mapped by
 /// `roles` (`VALUE=ROLE` pairs), or none.
 pub fn role_for(settings: &OidcSettings, values: &[String]) -> Option<Role> {
-    let rank = |r: Role| match r {
-        Role::Ops => 0,
-        Role::Viewer => 1,
-        Role::Archivist => 2,
-        Role::Admin => 3,
-    };
     settings
         .roles
         .iter()
         .filter_map(|pair| pair.split_once('='))
         .filter(|(value, _)| values.iter().any(|v| v == value.trim()))
         .filter_map(|(_, role)| Role::parse(role.trim()))
-        .max_by_key(|r| rank(*r))
+        .max_by_key(|r| r.rank())
 }
 
 /// The values of `claim` in an ID token's payload: a string or a list of them.

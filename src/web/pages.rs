@@ -161,8 +161,11 @@ fn encode(s: &str) -> String {
 
 type PageResult = Result<Response, Response>;
 
-fn page_err(lang: Lang) -> impl Fn(ApiError) -> Response {
-    move |e: ApiError| problem(lang, e.status, &e.message)
+fn page_err<E: Into<ApiError>>(lang: Lang) -> impl Fn(E) -> Response {
+    move |e: E| {
+        let e: ApiError = e.into();
+        problem(lang, e.status, &e.message)
+    }
 }
 
 /// A page saying what went wrong.
@@ -403,11 +406,7 @@ async fn last_captures(b: &Bevara, channel: &str) -> Result<Vec<CaptureRecord>, 
 async fn register(State(b): State<Bevara>, v: Visitor) -> PageResult {
     v.need(Role::Viewer)?;
     let lang = v.lang;
-    let channels = b
-        .db()
-        .list_channels()
-        .await
-        .map_err(|e| page_err(lang)(e.into()))?;
+    let channels = b.db().list_channels().await.map_err(page_err(lang))?;
     let mut rows = Vec::new();
     for c in channels {
         let caps = last_captures(&b, c.id.as_str())
@@ -484,9 +483,8 @@ async fn channel(
 ) -> PageResult {
     v.need(Role::Viewer)?;
     let lang = v.lang;
-    let err = page_err(lang);
-    let c = b.db().channel(&id).await.map_err(|e| err(e.into()))?;
-    let caps = last_captures(&b, &id).await.map_err(&err)?;
+    let c = b.db().channel(&id).await.map_err(page_err(lang))?;
+    let caps = last_captures(&b, &id).await.map_err(page_err(lang))?;
     let date = q.date.as_deref().filter(|d| !d.is_empty());
     let as_of = match date {
         Some(d) => Some(
@@ -504,7 +502,7 @@ async fn channel(
         .db()
         .debates(None)
         .await
-        .map_err(|e| err(e.into()))?
+        .map_err(page_err(lang))?
         .into_iter()
         .filter(|d| d.selects(&c) || d.channels.iter().any(|x| x == &id))
         .collect();
@@ -746,17 +744,20 @@ async fn snapshot(
 ) -> PageResult {
     v.need(Role::Viewer)?;
     let lang = v.lang;
-    let err = page_err(lang);
-    let rec = b.db().capture(&id).await.map_err(|e| err(e.into()))?;
+    let rec = b.db().capture(&id).await.map_err(page_err(lang))?;
     let manifest = match crate::archive::manifest(&b, &id).await {
         Ok((_, m)) => Some(m),
         Err(crate::archive::ArchiveError::NotComplete { .. }) => None,
-        Err(e) => return Err(err(e.into())),
+        Err(e) => return Err(page_err(lang)(e)),
     };
-    let items = b.db().items(&id).await.map_err(|e| err(e.into()))?;
+    let items = b.db().items(&id).await.map_err(page_err(lang))?;
     let archivist = v.caller.role.may(Role::Archivist);
     let diff = if archivist && rec.state == CaptureState::Complete {
-        Some(super::diff_report(&b, &id, None).await.map_err(&err)?)
+        Some(
+            super::diff_report(&b, &id, None)
+                .await
+                .map_err(page_err(lang))?,
+        )
     } else {
         None
     };
@@ -970,13 +971,12 @@ async fn dzi(
     Path((id, file)): Path<(String, String)>,
 ) -> PageResult {
     v.need(Role::Viewer)?;
-    let err = page_err(v.lang);
     let name = file
         .strip_suffix(".dzi")
         .ok_or_else(|| problem(v.lang, StatusCode::NOT_FOUND, "no such descriptor"))?;
     let (_, m) = crate::archive::manifest(&app.bevara, &id)
         .await
-        .map_err(|e| err(e.into()))?;
+        .map_err(page_err(v.lang))?;
     let a = m
         .artifacts
         .iter()
@@ -1036,11 +1036,7 @@ async fn search(State(b): State<Bevara>, v: Visitor, Query(q): Query<SearchQuery
     let lang = v.lang;
     let words = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let hits = match words {
-        Some(w) => b
-            .db()
-            .search(w, None, 200)
-            .await
-            .map_err(|e| page_err(lang)(e.into()))?,
+        Some(w) => b.db().search(w, None, 200).await.map_err(page_err(lang))?,
         None => Vec::new(),
     };
     let body = html! {
@@ -1076,11 +1072,7 @@ async fn search(State(b): State<Bevara>, v: Visitor, Query(q): Query<SearchQuery
 async fn debates(State(b): State<Bevara>, v: Visitor) -> PageResult {
     v.need(Role::Viewer)?;
     let lang = v.lang;
-    let list = b
-        .db()
-        .debates(None)
-        .await
-        .map_err(|e| page_err(lang)(e.into()))?;
+    let list = b.db().debates(None).await.map_err(page_err(lang))?;
     let now = Utc::now();
     let body = html! {
         @if v.caller.role.may(Role::Admin) {
@@ -1201,11 +1193,7 @@ struct JobsQuery {
 async fn jobs(State(b): State<Bevara>, v: Visitor, Query(q): Query<JobsQuery>) -> PageResult {
     v.need(Role::Ops)?;
     let lang = v.lang;
-    let list = b
-        .db()
-        .list_jobs(None, 200)
-        .await
-        .map_err(|e| page_err(lang)(e.into()))?;
+    let list = b.db().list_jobs(None, 200).await.map_err(page_err(lang))?;
     let body = html! {
         table {
             thead { tr {
@@ -1285,11 +1273,7 @@ async fn cancel_job(
 async fn audit(State(b): State<Bevara>, v: Visitor) -> PageResult {
     v.need(Role::Archivist)?;
     let lang = v.lang;
-    let list = b
-        .db()
-        .audit(500)
-        .await
-        .map_err(|e| page_err(lang)(e.into()))?;
+    let list = b.db().audit(500).await.map_err(page_err(lang))?;
     let body = html! {
         table {
             thead { tr {

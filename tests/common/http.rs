@@ -81,6 +81,16 @@ pub async fn token(dir: &Path, role: &str, name: &str) -> String {
 
 /// Starts `bevara serve` in `d` on a free port of 127.0.0.1, with `env`.
 pub async fn serve_bevara(d: &Path, env: &[(&str, &str)]) -> (String, tokio::process::Child) {
+    start_bevara(d, &["serve"], env).await
+}
+
+/// Starts `bevara ARGS` in `d` with `web.listen` on a free port of
+/// 127.0.0.1 and waits until that port answers.
+pub async fn start_bevara(
+    d: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (String, tokio::process::Child) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -88,7 +98,7 @@ pub async fn serve_bevara(d: &Path, env: &[(&str, &str)]) -> (String, tokio::pro
         .port();
     let addr = format!("127.0.0.1:{port}");
     let server = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
-        .arg("serve")
+        .args(args)
         .current_dir(d)
         .env_remove("BEVARA_CONFIG")
         .env("BEVARA_DATA_DIR", d.join("data"))
@@ -101,7 +111,7 @@ pub async fn serve_bevara(d: &Path, env: &[(&str, &str)]) -> (String, tokio::pro
     while tokio::net::TcpStream::connect(&addr).await.is_err() {
         assert!(
             started.elapsed().as_secs() < 30,
-            "bevara serve did not start"
+            "bevara {args:?} serves nothing on {addr}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
