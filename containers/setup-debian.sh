@@ -15,13 +15,16 @@
 # php-mysql: tests/wordpress.rs runs Debian's WordPress (a throwaway MariaDB
 # in a temp dir, served by `php -S`); no service of these packages is used.
 # libxml2-utils: tests/export.rs checks PREMIS against its schema with xmllint.
+# ghostscript: `bevara export --renditions` makes PDF/A-2b with it (its
+# package also brings the sRGB profile). openssl: tests/timestamp.rs runs a
+# time-stamping authority with `openssl ts -reply` and checks its tokens.
 set -euo pipefail
 tests=0
 [ "${1:-}" = "--tests" ] && tests=1
 
 packages=(chromium ffmpeg poppler-utils tesseract-ocr tesseract-ocr-eng fonts-noto-color-emoji fonts-dejavu-core fonts-liberation ca-certificates gcc libc6-dev pkg-config postgresql
   wordpress wordpress-l10n wordpress-theme-twentytwentythree wordpress-theme-twentytwentyone mariadb-server php-cli php-mysql
-  python3-venv libxml2-utils)
+  python3-venv libxml2-utils ghostscript openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -95,6 +95,18 @@ pub async fn get(bevara: &Bevara, id: &str, out: &Path) -> Result<Vec<PathBuf>, 
         bevara.store().get_to_file(&key, &dst).await?;
         written.push(dst);
     }
+    // The manifest's trusted timestamp, for `openssl ts -verify -data manifest.json -in manifest.tsr`.
+    if let Some(t) = bevara
+        .db()
+        .artifacts(id)
+        .await?
+        .into_iter()
+        .find(|a| a.name == crate::timestamp::TOKEN_NAME)
+    {
+        let dst = out.join(crate::timestamp::TOKEN_NAME);
+        bevara.store().get_to_file(&t.key, &dst).await?;
+        written.push(dst);
+    }
     Ok(written)
 }
 
@@ -168,6 +180,28 @@ pub async fn verify_with(
         }
         checks.push(check(&m.key, problem));
     }
+    // The manifest's timestamp token: the object, then the token against the
+    // manifest's digest and the configured TSA chain.
+    if let (Some(m), Some(t)) = (
+        manifest_rec,
+        recorded
+            .iter()
+            .find(|a| a.name == crate::timestamp::TOKEN_NAME),
+    ) {
+        let mut problem = compare(
+            bevara,
+            mode,
+            &t.key,
+            t.version_id.as_deref(),
+            &t.sha256,
+            t.bytes as u64,
+        )
+        .await;
+        if problem.is_none() && manifest.is_some() {
+            problem = check_token(bevara, t, &m.sha256).await;
+        }
+        checks.push(check(&t.key, problem));
+    }
     match manifest {
         Some(m) => {
             for a in &m.artifacts {
@@ -200,6 +234,36 @@ pub async fn verify_with(
         }
     }
     Ok(checks)
+}
+
+/// Why the timestamp token `token` does not hold for the manifest digest `sha256`.
+async fn check_token(
+    bevara: &Bevara,
+    token: &crate::db::ArtifactRecord,
+    sha256: &str,
+) -> Option<String> {
+    let bytes = match bevara.store().get_bytes(&token.key).await {
+        Ok(b) => b,
+        Err(e) => return Some(format!("cannot read: {e}")),
+    };
+    {
+        use sha2::Digest;
+        if hex::encode(sha2::Sha256::digest(&bytes)) != token.sha256 {
+            return Some("the newest version of the token is not the one recorded".into());
+        }
+    }
+    let anchors = match crate::timestamp::trust_anchors(&bevara.settings().timestamp) {
+        Ok(a) => a,
+        Err(e) => return Some(e.to_string()),
+    };
+    let digest = match hex::decode(sha256) {
+        Ok(d) => d,
+        Err(e) => return Some(format!("the manifest's recorded SHA-256 is not hex: {e}")),
+    };
+    match crate::timestamp::verify(&bytes, &digest, anchors.as_deref(), None) {
+        Ok(_) => None,
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 async fn compare(

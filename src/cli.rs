@@ -10,6 +10,7 @@ mod retention;
 mod session;
 mod snapshots;
 mod store;
+mod timestamp;
 mod web;
 
 use bevara::config::{Layers, Settings};
@@ -95,6 +96,9 @@ pub enum Command {
     /// The object store's spool: pending uploads.
     #[command(subcommand)]
     Store(store::StoreCmd),
+    /// Trusted timestamps (RFC 3161) of stored manifests.
+    #[command(subcommand)]
+    Timestamp(timestamp::TimestampCmd),
     /// Recompute every artifact's SHA-256 against its manifest.
     Verify(commands::VerifyArgs),
     /// Login sessions of channels, encrypted at rest.
@@ -197,6 +201,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Snapshots(s) => snapshots::run(&bevara, s).await,
                 Command::Verify(v) => commands::verify(&bevara, v).await,
                 Command::Store(s) => store::run(&bevara, s).await,
+                Command::Timestamp(t) => timestamp::run(&bevara, t).await,
                 Command::Serve => web::serve(bevara).await,
                 Command::Token(t) => web::token(&bevara, t).await,
                 Command::Audit(a) => web::audit(&bevara, a).await,

@@ -53,16 +53,56 @@ pub struct Settings {
     pub web: WebSettings,
     pub log: LogSettings,
     pub export: ExportSettings,
+    pub timestamp: TimestampSettings,
 }
 
-/// `[export]`: who delivers the packages to the e-archive.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `[timestamp]`: RFC 3161 trusted timestamps of each stored manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimestampSettings {
+    /// The time-stamping authority's address (RFC 3161 over HTTP). Empty: no timestamps.
+    pub tsa_url: String,
+    /// PEM certificates the TSA's chain must end in; `verify` checks tokens
+    /// against them. Empty: tokens are checked against the manifest only.
+    pub ca_file: String,
+    /// Seconds a TSA has to answer.
+    pub timeout_secs: u64,
+}
+
+impl Default for TimestampSettings {
+    fn default() -> Self {
+        Self {
+            tsa_url: String::new(),
+            ca_file: String::new(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// `[export]`: who delivers the packages to the e-archive, and the tools of
+/// `export --renditions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExportSettings {
     /// The authority, e.g. "Sala kommun" (empty: the channel's owner).
     pub authority: String,
     /// Its identification code, e.g. the organisation number "212000-2080".
     pub authority_id: String,
+    /// The Ghostscript binary that makes the PDF/A-2b renditions.
+    pub ghostscript_path: PathBuf,
+    /// The sRGB ICC profile given to PDF/A renditions as their OutputIntent.
+    pub icc_profile: PathBuf,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            authority: String::new(),
+            authority_id: String::new(),
+            ghostscript_path: PathBuf::from("gs"),
+            icc_profile: PathBuf::from("/usr/share/color/icc/ghostscript/srgb.icc"),
+        }
+    }
 }
 
 /// `bevara serve`: the HTTP API.
@@ -77,7 +117,7 @@ pub struct WebSettings {
     /// A file holding the key that signs session cookies (32 bytes or more,
     /// any text). Servers behind one address share it. Empty: a new random
     /// key at each start, so a restart signs everyone out.
-    pub session_key_file: Option<PathBuf>,
+    pub session_key_file: String,
     /// How long a sign-in lasts.
     pub session_hours: u32,
     /// The pages' language unless the visitor picks another: `sv` or `en`.
@@ -128,7 +168,7 @@ impl Default for WebSettings {
         Self {
             listen: "127.0.0.1:8080".into(),
             public_url: String::new(),
-            session_key_file: None,
+            session_key_file: String::new(),
             session_hours: 8,
             lang: "sv".into(),
             oidc: OidcSettings::default(),
@@ -408,6 +448,7 @@ impl Default for Settings {
             worker: WorkerSettings::default(),
             web: WebSettings::default(),
             export: ExportSettings::default(),
+            timestamp: TimestampSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -874,6 +915,35 @@ mod tests {
         assert_eq!(s.browser.viewport_width, 1000);
         assert_eq!(s.browser.viewport_height, 900); // default
         assert!(s.allow_private_addresses);
+    }
+
+    /// Every key can be set from the environment: a default that TOML
+    /// cannot hold (an `Option` that is `None`) would have no variable.
+    #[test]
+    fn every_key_has_an_env_var() {
+        let defaults = Value::try_from(Settings::default()).unwrap();
+        let keys: Vec<String> = leaves(&defaults).into_iter().map(|(k, _)| k).collect();
+        for k in [
+            "web.session_key_file",
+            "timestamp.ca_file",
+            "timestamp.tsa_url",
+            "export.ghostscript_path",
+            "web.oidc.client_secret_file",
+        ] {
+            assert!(keys.iter().any(|x| x == k), "{k} has no env var");
+        }
+        let s = Layers::default()
+            .env(vec![
+                (
+                    "BEVARA_WEB_SESSION_KEY_FILE".into(),
+                    "/run/secrets/key".into(),
+                ),
+                ("BEVARA_TIMESTAMP_CA_FILE".into(), "/etc/tsa.pem".into()),
+            ])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.web.session_key_file, "/run/secrets/key");
+        assert_eq!(s.timestamp.ca_file, "/etc/tsa.pem");
     }
 
     #[test]

@@ -4,13 +4,16 @@
 //! ```text
 //! uuid-…/                              the package; its folder is its OBJID
 //!   METS.xml                           agents (the authority, Bevara), every representation
-//!   metadata/preservation/premis.xml   the agents and the packaging event
+//!   metadata/preservation/premis.xml   the agents, the packaging event, the disposals
+//!   metadata/other/disposals.json      disposal records of the package's channels
 //!   representations/<snapshot>/
 //!     METS.xml                         the snapshot's files and metadata
 //!     data/…                           the artifacts (screenshots, recording, PDF, text, DOM)
+//!     data/renditions/…                with --renditions: PDF/A-2b, FFV1/MKV
 //!     metadata/preservation/premis.xml objects with SHA-256 fixity and formats, the capture
 //!                                      event (trigger, reason, requester), software and browser
-//!     metadata/other/manifest.json     Bevara's manifest, items.json, removed-items.json
+//!     metadata/other/manifest.json     Bevara's manifest, items.json, removed-items.json,
+//!                                      manifest.tsr (its RFC 3161 timestamp)
 //!   schemas/                           the schemas the package uses
 //! ```
 //!
@@ -18,12 +21,15 @@
 //! snapshots again gives the same ids. The XML is written with quick-xml;
 //! no METS or PREMIS crate exists.
 
+pub mod renditions;
+
 use crate::capture::manifest::{Manifest, ManifestArtifact};
-use crate::db::CaptureState;
+use crate::db::{CaptureState, Disposal};
 use crate::Bevara;
 use chrono::{DateTime, SecondsFormat, Utc};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
+use renditions::{Rendition, RenditionError};
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -61,6 +67,8 @@ pub enum ExportError {
     Archive(#[from] crate::archive::ArchiveError),
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Rendition(#[from] RenditionError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{name} of snapshot {snapshot} does not match its manifest: {why}")]
@@ -78,6 +86,16 @@ fn io_at(path: &Path) -> impl Fn(io::Error) -> ExportError + '_ {
     }
 }
 
+/// How a package is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportOptions {
+    /// One zip beside where the folder would be, instead of the folder.
+    pub zip: bool,
+    /// Preservation renditions beside the artifacts: the PDF as PDF/A-2b,
+    /// a recording that is not FFV1 as FFV1/MKV.
+    pub renditions: bool,
+}
+
 /// What an export wrote.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Exported {
@@ -87,6 +105,10 @@ pub struct Exported {
     pub snapshots: Vec<String>,
     pub files: usize,
     pub bytes: u64,
+    /// Renditions made, as `SNAPSHOT/data/renditions/NAME`.
+    pub renditions: Vec<String>,
+    /// Disposal records of the package's channels it carries.
+    pub disposals: usize,
 }
 
 /// The package id of a set of snapshots: a name-based UUID of their sorted
@@ -308,15 +330,40 @@ struct Rep {
     manifest: Manifest,
     /// The representation's METS, as the root METS lists it.
     mets: Listed,
+    renditions: Vec<String>,
+}
+
+/// The complete snapshots of a channel requested in `[from, to)`, oldest first.
+pub async fn select(
+    bevara: &Bevara,
+    channel: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<String>, ExportError> {
+    let channel = channel
+        .parse()
+        .map_err(|e: crate::registry::RegistryError| ExportError::Usage(e.to_string()))?;
+    let list = bevara
+        .db()
+        .list_captures(&crate::db::CaptureFilter {
+            channel: Some(channel),
+            from,
+            to,
+            state: Some(CaptureState::Complete),
+        })
+        .await?;
+    Ok(list.into_iter().map(|c| c.id).collect())
 }
 
 /// Writes one information package of `snapshots` into `out`, or, with
-/// `zip`, a zip of it beside where the folder would be.
+/// `zip`, a zip of it beside where the folder would be. The disposal records
+/// of the package's channels go with it, so the archive knows what was
+/// disposed of between deliveries and by which decision.
 pub async fn export(
     bevara: &Bevara,
     snapshots: &[String],
     out: &Path,
-    zip: bool,
+    opts: ExportOptions,
 ) -> Result<Exported, ExportError> {
     if snapshots.is_empty() {
         return Err(ExportError::Usage("no snapshots to export".into()));
@@ -345,7 +392,18 @@ pub async fn export(
         if authority.is_empty() {
             authority = manifest.channel.owner.clone().unwrap_or_default();
         }
-        reps.push(write_representation(bevara, &root, id, &rec.manifest_key, manifest, now).await?);
+        reps.push(
+            write_representation(
+                bevara,
+                &root,
+                id,
+                &rec.manifest_key,
+                manifest,
+                now,
+                opts.renditions,
+            )
+            .await?,
+        );
     }
     if authority.is_empty() {
         authority = "Okänd myndighet".into();
@@ -367,8 +425,39 @@ pub async fn export(
     // The package's PREMIS: who made it, and the packaging event.
     let pres = root.join("metadata/preservation");
     std::fs::create_dir_all(&pres).map_err(io_at(&pres))?;
+    // The disposal records of the channels in the package.
+    let channels: Vec<&str> = reps
+        .iter()
+        .map(|r| r.manifest.channel.id.as_str())
+        .collect();
+    let disposals: Vec<Disposal> = bevara
+        .db()
+        .disposals()
+        .await?
+        .into_iter()
+        .filter(|d| channels.contains(&d.channel_id.as_str()))
+        .collect();
+    let mut root_other = Vec::new();
+    if !disposals.is_empty() {
+        let other = root.join("metadata/other");
+        std::fs::create_dir_all(&other).map_err(io_at(&other))?;
+        let p = other.join("disposals.json");
+        let doc = serde_json::json!({
+            "schema": "bevara.disposals",
+            "schema_version": 1,
+            "disposals": disposals,
+        });
+        std::fs::write(&p, serde_json::to_vec_pretty(&doc).unwrap_or_default())
+            .map_err(io_at(&p))?;
+        root_other.push(list_file(
+            &root,
+            "metadata/other/disposals.json",
+            "application/json",
+            now,
+        )?);
+    }
     let premis_path = pres.join("premis.xml");
-    root_premis(&objid, &authority, &reps, now)
+    root_premis(&objid, &authority, &reps, &disposals, now)
         .map_err(io_at(&premis_path))?
         .finish(&premis_path)?;
     let premis = list_file(&root, "metadata/preservation/premis.xml", "text/xml", now)?;
@@ -380,6 +469,7 @@ pub async fn export(
         &reps,
         &schema_files,
         &premis,
+        &root_other,
         now,
     )
     .map_err(io_at(&mets_path))?
@@ -390,7 +480,7 @@ pub async fn export(
         files += 1;
         bytes += std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
     }
-    let path = if zip {
+    let path = if opts.zip {
         let z = out.join(format!("{objid}.zip"));
         zip_dir(&root, &objid, &z)?;
         std::fs::remove_dir_all(&root).map_err(io_at(&root))?;
@@ -404,6 +494,15 @@ pub async fn export(
         snapshots: ids,
         files,
         bytes,
+        renditions: reps
+            .iter()
+            .flat_map(|r| {
+                r.renditions
+                    .iter()
+                    .map(|n| format!("{}/data/renditions/{n}", r.id))
+            })
+            .collect(),
+        disposals: disposals.len(),
     })
 }
 
@@ -414,6 +513,7 @@ async fn write_representation(
     manifest_key: &Option<String>,
     manifest: Manifest,
     now: DateTime<Utc>,
+    renditions: bool,
 ) -> Result<Rep, ExportError> {
     let rep_dir = root.join("representations").join(id);
     let data = rep_dir.join("data");
@@ -455,6 +555,33 @@ async fn write_representation(
             listed.push((a.clone(), l));
         }
     }
+    // Preservation renditions, made from the checked copies.
+    let mut made: Vec<(Rendition, Listed)> = Vec::new();
+    if renditions {
+        for (a, _) in &listed {
+            let Some((kind, name)) = renditions::planned(&a.name, &a.media_type) else {
+                continue;
+            };
+            let rdir = renditions::dir(&rep_dir);
+            std::fs::create_dir_all(&rdir).map_err(io_at(&rdir))?;
+            let r = renditions::make(
+                kind,
+                &data.join(&a.name),
+                &rdir.join(&name),
+                &a.name,
+                &bevara.settings().export,
+                &bevara.settings().recording.ffmpeg_path,
+            )
+            .await?;
+            let l = list_file(
+                &rep_dir,
+                &format!("data/renditions/{name}"),
+                r.media_type,
+                now,
+            )?;
+            made.push((r, l));
+        }
+    }
     if let Some(key) = manifest_key {
         let p = other.join("manifest.json");
         bevara
@@ -468,6 +595,35 @@ async fn write_representation(
             "application/json",
             created,
         )?);
+    }
+    // The manifest's trusted timestamp, where one was taken.
+    if let Some(t) = bevara
+        .db()
+        .artifacts(id)
+        .await?
+        .into_iter()
+        .find(|a| a.name == crate::timestamp::TOKEN_NAME)
+    {
+        let p = other.join(crate::timestamp::TOKEN_NAME);
+        bevara
+            .store()
+            .get_to_file(&t.key, &p)
+            .await
+            .map_err(crate::archive::ArchiveError::from)?;
+        let l = list_file(
+            &rep_dir,
+            &format!("metadata/other/{}", crate::timestamp::TOKEN_NAME),
+            crate::timestamp::TOKEN_MEDIA_TYPE,
+            created,
+        )?;
+        if !l.sha256.eq_ignore_ascii_case(&t.sha256) {
+            return Err(ExportError::Mismatch {
+                snapshot: id.to_string(),
+                name: t.name.clone(),
+                why: format!("SHA-256 {} in the store, {} recorded", l.sha256, t.sha256),
+            });
+        }
+        other_files.push(l);
     }
     // The comments removed since the snapshot before: their own object.
     if let Some(diff) = manifest
@@ -493,7 +649,7 @@ async fn write_representation(
         )?);
     }
     let premis_path = pres.join("premis.xml");
-    rep_premis(id, &manifest, &listed, &other_files)
+    rep_premis(id, &manifest, &listed, &made, &other_files)
         .map_err(io_at(&premis_path))?
         .finish(&premis_path)?;
     let premis = list_file(
@@ -503,7 +659,7 @@ async fn write_representation(
         now,
     )?;
     let mets_path = rep_dir.join("METS.xml");
-    rep_mets(id, &manifest, &listed, &other_files, &premis, now)
+    rep_mets(id, &manifest, &listed, &made, &other_files, &premis, now)
         .map_err(io_at(&mets_path))?
         .finish(&mets_path)?;
     let mets = list_file(
@@ -516,6 +672,7 @@ async fn write_representation(
         id: id.to_string(),
         manifest,
         mets,
+        renditions: made.into_iter().map(|(r, _)| r.name).collect(),
     })
 }
 
@@ -523,6 +680,7 @@ fn rep_mets(
     id: &str,
     manifest: &Manifest,
     data: &[(ManifestArtifact, Listed)],
+    made: &[(Rendition, Listed)],
     other: &[Listed],
     premis: &Listed,
     now: DateTime<Utc>,
@@ -557,7 +715,8 @@ fn rep_mets(
                     .rsplit('/')
                     .next()
                     .unwrap_or("")
-                    .trim_end_matches(".json");
+                    .trim_end_matches(".json")
+                    .replace('.', "-");
                 md_ref(
                     x,
                     &format!("md-other-{i}"),
@@ -572,6 +731,9 @@ fn rep_mets(
             x.el("fileGrp", &[("ID", "grp-data"), ("USE", "Data")], |x| {
                 for (a, f) in data {
                     file_entry(x, &xml_id("file", &a.name), f)?;
+                }
+                for (r, f) in made {
+                    file_entry(x, &xml_id("file-rendition", &r.name), f)?;
                 }
                 Ok(())
             })
@@ -610,6 +772,7 @@ fn root_mets(
     reps: &[Rep],
     schema_files: &[Listed],
     premis: &Listed,
+    other: &[Listed],
     now: DateTime<Utc>,
 ) -> io::Result<Xml> {
     let mut x = Xml::new()?;
@@ -654,8 +817,22 @@ fn root_mets(
             },
         )?;
         x.el("amdSec", &[("ID", "amd")], |x| {
-            md_ref(x, "md-premis", premis, "PREMIS", None)
+            md_ref(x, "md-premis", premis, "PREMIS", None)?;
+            for (i, f) in other.iter().enumerate() {
+                md_ref(
+                    x,
+                    &format!("md-other-{i}"),
+                    f,
+                    "OTHER",
+                    Some("bevara-disposals"),
+                )?;
+            }
+            Ok(())
         })?;
+        let admid: String = std::iter::once("md-premis".to_string())
+            .chain((0..other.len()).map(|i| format!("md-other-{i}")))
+            .collect::<Vec<_>>()
+            .join(" ");
         x.el("fileSec", &[("ID", "files")], |x| {
             x.el(
                 "fileGrp",
@@ -686,7 +863,7 @@ fn root_mets(
                         &[
                             ("ID", "div-metadata"),
                             ("LABEL", "Metadata"),
-                            ("ADMID", "md-premis"),
+                            ("ADMID", &admid),
                         ],
                     )?;
                     x.el("div", &[("ID", "div-schemas"), ("LABEL", "Schemas")], |x| {
@@ -745,12 +922,15 @@ fn ident(x: &mut Xml, el: &str, kind: &str, value: &str) -> io::Result<()> {
     })
 }
 
+/// One file as a PREMIS object; `source` names the object a rendition was
+/// derived from.
 fn premis_file(
     x: &mut Xml,
     href: &str,
     f: &Listed,
     event: &str,
     note: Option<&str>,
+    source: Option<&str>,
 ) -> io::Result<()> {
     x.el("premis:object", &[("xsi:type", "premis:file")], |x| {
         ident(x, "object", "local", href)?;
@@ -777,10 +957,52 @@ fn premis_file(
             &[],
             href.rsplit('/').next().unwrap_or(href),
         )?;
+        if let Some(src) = source {
+            x.el("premis:relationship", &[], |x| {
+                x.text("premis:relationshipType", &[], "derivation")?;
+                x.text("premis:relationshipSubType", &[], "has source")?;
+                x.el("premis:relatedObjectIdentifier", &[], |x| {
+                    x.text("premis:relatedObjectIdentifierType", &[], "local")?;
+                    x.text("premis:relatedObjectIdentifierValue", &[], src)
+                })
+            })?;
+        }
         x.el("premis:linkingEventIdentifier", &[], |x| {
             x.text("premis:linkingEventIdentifierType", &[], "local")?;
             x.text("premis:linkingEventIdentifierValue", &[], event)
         })
+    })
+}
+
+/// A PREMIS event's identifier, type, time, detail and outcome.
+fn event_head(
+    x: &mut Xml,
+    id: &str,
+    kind: &str,
+    when: &str,
+    detail: &str,
+    outcome: &str,
+) -> io::Result<()> {
+    ident(x, "event", "local", id)?;
+    x.text("premis:eventType", &[], kind)?;
+    x.text("premis:eventDateTime", &[], when)?;
+    x.el("premis:eventDetailInformation", &[], |x| {
+        x.text("premis:eventDetail", &[], detail)
+    })?;
+    x.el("premis:eventOutcomeInformation", &[], |x| {
+        x.text("premis:eventOutcome", &[], outcome)
+    })
+}
+
+/// An event's link to an object, with the object's role in it.
+fn link_object(x: &mut Xml, value: &str, role: Option<&str>) -> io::Result<()> {
+    x.el("premis:linkingObjectIdentifier", &[], |x| {
+        x.text("premis:linkingObjectIdentifierType", &[], "local")?;
+        x.text("premis:linkingObjectIdentifierValue", &[], value)?;
+        if let Some(r) = role {
+            x.text("premis:linkingObjectRole", &[], r)?;
+        }
+        Ok(())
     })
 }
 
@@ -811,6 +1033,7 @@ fn rep_premis(
     id: &str,
     m: &Manifest,
     data: &[(ManifestArtifact, Listed)],
+    made: &[(Rendition, Listed)],
     other: &[Listed],
 ) -> io::Result<Xml> {
     let mut x = Xml::new()?;
@@ -823,6 +1046,17 @@ fn rep_premis(
                 f,
                 &event,
                 None,
+                None,
+            )?;
+        }
+        for (i, (r, f)) in made.iter().enumerate() {
+            premis_file(
+                x,
+                &format!("representations/{id}/{}", f.href),
+                f,
+                &format!("migration-{id}-{i}"),
+                None,
+                Some(&format!("representations/{id}/data/{}", r.source)),
             )?;
         }
         for f in other {
@@ -837,12 +1071,10 @@ fn rep_premis(
                 f,
                 &event,
                 note.as_deref(),
+                None,
             )?;
         }
         x.el("premis:event", &[], |x| {
-            ident(x, "event", "local", &event)?;
-            x.text("premis:eventType", &[], "capture")?;
-            x.text("premis:eventDateTime", &[], &time(m.started_at))?;
             let detail = format!(
                 "{} of {} ({}) by {}; trigger {}{}{}",
                 m.profile,
@@ -861,29 +1093,44 @@ fn rep_premis(
                     .map(|r| format!(", requested by {r}"))
                     .unwrap_or_default()
             );
-            x.el("premis:eventDetailInformation", &[], |x| {
-                x.text("premis:eventDetail", &[], &detail)
-            })?;
-            x.el("premis:eventOutcomeInformation", &[], |x| {
-                x.text("premis:eventOutcome", &[], "complete")
-            })?;
+            event_head(
+                x,
+                &event,
+                "capture",
+                &time(m.started_at),
+                &detail,
+                "complete",
+            )?;
             link_agent(x, "agent-bevara", "executing program")?;
             link_agent(x, "agent-browser", "executing program")?;
             if m.trigger.requested_by.is_some() {
                 link_agent(x, "agent-requester", "requester")?;
             }
             for (_, f) in data {
-                x.el("premis:linkingObjectIdentifier", &[], |x| {
-                    x.text("premis:linkingObjectIdentifierType", &[], "local")?;
-                    x.text(
-                        "premis:linkingObjectIdentifierValue",
-                        &[],
-                        &format!("representations/{id}/{}", f.href),
-                    )
-                })?;
+                link_object(x, &format!("representations/{id}/{}", f.href), None)?;
             }
             Ok(())
         })?;
+        for (i, (r, f)) in made.iter().enumerate() {
+            x.el("premis:event", &[], |x| {
+                event_head(
+                    x,
+                    &format!("migration-{id}-{i}"),
+                    "migration",
+                    &time(f.created),
+                    &r.detail,
+                    "success",
+                )?;
+                link_agent(x, &format!("agent-tool-{i}"), "executing program")?;
+                for (obj, role) in [
+                    (format!("representations/{id}/data/{}", r.source), "source"),
+                    (format!("representations/{id}/{}", f.href), "outcome"),
+                ] {
+                    link_object(x, &obj, Some(role))?;
+                }
+                Ok(())
+            })?;
+        }
         agent(
             x,
             "agent-bevara",
@@ -892,6 +1139,9 @@ fn rep_premis(
             Some(env!("CARGO_PKG_VERSION")),
         )?;
         agent(x, "agent-browser", &m.browser.product, "software", None)?;
+        for (i, (r, _)) in made.iter().enumerate() {
+            agent(x, &format!("agent-tool-{i}"), &r.tool, "software", None)?;
+        }
         if let Some(r) = &m.trigger.requested_by {
             agent(x, "agent-requester", r, "person", None)?;
         }
@@ -902,7 +1152,13 @@ fn rep_premis(
 
 /// The package's PREMIS: the authority and Bevara as agents, and the
 /// packaging as an event.
-fn root_premis(objid: &str, authority: &str, reps: &[Rep], now: DateTime<Utc>) -> io::Result<Xml> {
+fn root_premis(
+    objid: &str,
+    authority: &str,
+    reps: &[Rep],
+    disposals: &[Disposal],
+    now: DateTime<Utc>,
+) -> io::Result<Xml> {
     let mut x = Xml::new()?;
     premis_open(&mut x, "../../schemas/premis.xsd", |x| {
         // The package itself, as the intellectual entity the event made.
@@ -918,9 +1174,6 @@ fn root_premis(objid: &str, authority: &str, reps: &[Rep], now: DateTime<Utc>) -
             },
         )?;
         x.el("premis:event", &[], |x| {
-            ident(x, "event", "local", "packaging")?;
-            x.text("premis:eventType", &[], "packing")?;
-            x.text("premis:eventDateTime", &[], &time(now))?;
             let detail = format!(
                 "{} snapshots packaged for delivery to the e-archive: {}",
                 reps.len(),
@@ -929,15 +1182,41 @@ fn root_premis(objid: &str, authority: &str, reps: &[Rep], now: DateTime<Utc>) -
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            x.el("premis:eventDetailInformation", &[], |x| {
-                x.text("premis:eventDetail", &[], &detail)
-            })?;
-            x.el("premis:eventOutcomeInformation", &[], |x| {
-                x.text("premis:eventOutcome", &[], "success")
-            })?;
+            event_head(x, "packaging", "packing", &time(now), &detail, "success")?;
             link_agent(x, "agent-bevara", "executing program")?;
             link_agent(x, "agent-authority", "authorizer")
         })?;
+        // Each disposal of an earlier snapshot of these channels, with the
+        // decision it followed (disposals.json holds the full records).
+        for d in disposals {
+            x.el("premis:event", &[], |x| {
+                let detail = format!(
+                    "snapshot {} of channel {} (captured {}; {} objects, {} bytes) disposed of under decision {}{}{}, after {} days{}",
+                    d.snapshot_id,
+                    d.channel_id,
+                    time(d.requested_at),
+                    d.objects,
+                    d.bytes,
+                    d.decision_id,
+                    d.decision_date
+                        .as_deref()
+                        .map(|t| format!(" of {t}"))
+                        .unwrap_or_default(),
+                    d.decision_text
+                        .as_deref()
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default(),
+                    d.keep_days,
+                    d.disposed_by
+                        .as_deref()
+                        .map(|b| format!("; by {b}"))
+                        .unwrap_or_default()
+                );
+                event_head(x, &format!("disposal-{}", d.id), "deletion", &time(d.disposed_at), &detail, "success")?;
+                link_agent(x, "agent-bevara", "executing program")?;
+                link_agent(x, "agent-authority", "authorizer")
+            })?;
+        }
         agent(x, "agent-authority", authority, "organization", None)?;
         agent(
             x,

@@ -48,6 +48,7 @@ pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod target;
+pub mod timestamp;
 pub mod web;
 pub mod worker;
 

@@ -284,6 +284,7 @@ pub async fn add_hold(
     channel: Option<&str>,
     reason: &str,
     by: &str,
+    role: &str,
 ) -> Result<(Hold, usize), RetentionError> {
     if reason.trim().is_empty() {
         return Err(RetentionError::Usage("say why (--reason)".into()));
@@ -323,7 +324,7 @@ pub async fn add_hold(
     crate::web::audit(
         bevara,
         by,
-        "cli",
+        role,
         "hold.add",
         Some(snapshot.or(channel).unwrap_or("")),
         serde_json::json!({"hold": hold.id, "reason": hold.reason, "objects_held": locked}),
@@ -334,7 +335,12 @@ pub async fn add_hold(
 
 /// Lifts a hold (the store's legal holds with it, unless another hold in
 /// force still covers the object).
-pub async fn remove_hold(bevara: &Bevara, id: &str, by: &str) -> Result<bool, RetentionError> {
+pub async fn remove_hold(
+    bevara: &Bevara,
+    id: &str,
+    by: &str,
+    role: &str,
+) -> Result<bool, RetentionError> {
     let all = bevara.db().holds(true).await?;
     let Some(h) = all.iter().find(|h| h.id == id).cloned() else {
         return Ok(false);
@@ -369,7 +375,7 @@ pub async fn remove_hold(bevara: &Bevara, id: &str, by: &str) -> Result<bool, Re
     crate::web::audit(
         bevara,
         by,
-        "cli",
+        role,
         "hold.remove",
         Some(id),
         serde_json::json!({"reason": h.reason}),

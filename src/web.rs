@@ -6,6 +6,7 @@
 //! missing or unknown token is 401, a role that may not is 403. Errors are
 //! JSON with a stable kebab-case `code` and a message.
 
+mod delivery;
 pub mod oidc;
 mod pages;
 pub mod session;
@@ -232,7 +233,9 @@ pub struct App {
 impl App {
     pub fn new(bevara: Bevara) -> std::io::Result<Self> {
         let web = &bevara.settings().web;
-        let key = session::CookieKey::load(web.session_key_file.as_deref())?;
+        let key = session::CookieKey::load(
+            (!web.session_key_file.is_empty()).then(|| std::path::Path::new(&web.session_key_file)),
+        )?;
         let secure = web.public_url.starts_with("https://");
         let tiles = tiles::Tiles::new(bevara.settings().data_dir.join("tiles"));
         Ok(Self {
@@ -384,6 +387,12 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
         .route("/api/v1/channels/{id}/session", post(import_session))
         .route("/api/v1/snapshots/{id}/zip", get(snapshot_zip))
+        .route("/api/v1/export", post(delivery::export))
+        .route(
+            "/api/v1/holds",
+            get(delivery::list_holds).post(delivery::add_hold),
+        )
+        .route("/api/v1/holds/{id}/remove", post(delivery::remove_hold))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(pages::routes())
         .fallback(|| async {
@@ -478,6 +487,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("post", "/api/v1/jobs/{id}/retry", "ops", "Queue a failed or cancelled job again", None, 200, "Job"),
     ep("post", "/api/v1/jobs/{id}/cancel", "ops", "Cancel a queued job", None, 200, "Job"),
     ep("get", "/api/v1/audit", "archivist", "The audit log, newest first", None, 200, "[AuditEntry]"),
+    ep("post", "/api/v1/export", "archivist", "The e-archive package (E-ARK SIP, FGS Paketstruktur 2.0) of snapshots or of a channel's period, as a zip", Some("ExportRequest"), 200, "*"),
+    ep("get", "/api/v1/holds", "archivist", "Legal holds in force; ?all=true for lifted ones too", None, 200, "[Hold]"),
+    ep("post", "/api/v1/holds", "archivist", "Place a legal hold on a snapshot or a channel: nothing under it is disposed of", Some("HoldRequest"), 201, "Hold"),
+    ep("post", "/api/v1/holds/{id}/remove", "archivist", "Lift a legal hold", None, 200, "Lifted"),
     ep("get", "/api/v1/openapi.json", "viewer", "This document", None, 200, "*"),
 ];
 
@@ -536,6 +549,14 @@ fn schemas() -> serde_json::Value {
             "trigger": {"type": "object"}, "reasons": ss, "requested_by": sn, "priority": int, "attempts": int, "max_attempts": int,
             "lease_owner": sn, "lease_expires_at": tn, "heartbeat_at": tn, "next_attempt_at": t, "last_error_code": sn,
             "last_error": sn, "snapshot_id": sn, "recording": {"type": ["boolean", "null"]}, "created_at": t, "updated_at": t})),
+        "ExportRequest": obj(&[], json!({"snapshots": ss, "channel": s,
+            "from": {"type": "string", "description": "a date (its start) or an RFC 3339 time"},
+            "to": {"type": "string", "description": "a date (to its end) or an RFC 3339 time"},
+            "renditions": {"type": "boolean", "description": "add PDF/A-2b and FFV1/MKV renditions"}})),
+        "Hold": obj(&["id", "reason", "placed_at"], json!({"id": s, "snapshot_id": sn, "channel_id": sn, "reason": s,
+            "placed_at": t, "placed_by": sn, "removed_at": tn, "removed_by": sn, "objects_held": int})),
+        "HoldRequest": obj(&["reason"], json!({"snapshot": s, "channel": s, "reason": {"type": "string", "minLength": 1}})),
+        "Lifted": obj(&["hold", "removed"], json!({"hold": s, "removed": b})),
         "AuditEntry": obj(&["id", "at", "actor", "role", "action"], json!({"id": s, "at": t, "actor": s, "role": s, "action": s,
             "target": sn, "detail": {"type": ["string", "null"], "description": "JSON"}, "seq": {"type": ["integer", "null"]},
             "prev_hash": sn, "hash": sn})),
@@ -849,6 +870,21 @@ pub(crate) async fn serve_artifact(
             rec.manifest_key.unwrap_or_default(),
             "application/json".to_string(),
         )
+    } else if name == crate::timestamp::TOKEN_NAME {
+        let t = b
+            .db()
+            .artifacts(id)
+            .await?
+            .into_iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    format!("snapshot {id} has no timestamp token"),
+                )
+            })?;
+        (t.key, t.media_type)
     } else {
         let a = manifest
             .artifacts
@@ -954,14 +990,56 @@ async fn artifact(
     Ok(res)
 }
 
+/// An open zip file as a download named `name`, streamed; `package` sets
+/// the `X-Bevara-Package-Id` header.
+pub(crate) async fn zip_download(
+    file: tokio::fs::File,
+    name: &str,
+    package: Option<&str>,
+) -> ApiResult {
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()))?
+        .len();
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        file,
+        256 * 1024,
+    ));
+    let mut r = (
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(p) = package.and_then(|p| p.parse().ok()) {
+        r.headers_mut()
+            .insert(header::HeaderName::from_static("x-bevara-package-id"), p);
+    }
+    Ok(r)
+}
+
 /// The whole snapshot as one zip (stored, not compressed again): every
-/// artifact under its name and `manifest.json`, made in a temporary file.
+/// artifact under its name, `manifest.json` and its `manifest.tsr`, made in
+/// a temporary file.
 async fn snapshot_zip(State(b): State<Bevara>, c: Caller, Path(id): Path<String>) -> ApiResult {
     c.need(Role::Archivist)?;
     let storage = |e: std::io::Error| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string())
     };
     let (rec, manifest) = crate::archive::manifest(&b, &id).await?;
+    let token = b
+        .db()
+        .artifacts(&id)
+        .await?
+        .into_iter()
+        .find(|a| a.name == crate::timestamp::TOKEN_NAME);
     let work = tempfile::tempdir().map_err(storage)?;
     let mut files = Vec::new();
     let keys = manifest
@@ -972,7 +1050,8 @@ async fn snapshot_zip(State(b): State<Bevara>, c: Caller, Path(id): Path<String>
             rec.manifest_key
                 .clone()
                 .map(|k| ("manifest.json".to_string(), k)),
-        );
+        )
+        .chain(token.map(|t| (t.name, t.key)));
     for (i, (name, key)) in keys.enumerate() {
         let path = work.path().join(i.to_string());
         b.store()
@@ -1001,7 +1080,6 @@ async fn snapshot_zip(State(b): State<Bevara>, c: Caller, Path(id): Path<String>
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()))?
     .map_err(storage)?;
     let file = tokio::fs::File::open(&zip_path).await.map_err(storage)?;
-    let len = file.metadata().await.map_err(storage)?.len();
     audit(
         &b,
         &c.name,
@@ -1013,22 +1091,7 @@ async fn snapshot_zip(State(b): State<Bevara>, c: Caller, Path(id): Path<String>
     .await;
     // The open file keeps the bytes readable after the directory is removed.
     drop(work);
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        file,
-        256 * 1024,
-    ));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_string()),
-            (header::CONTENT_LENGTH, len.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{id}.zip\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    zip_download(file, &format!("{id}.zip"), None).await
 }
 
 /// The first and last byte of `Range: bytes=…` in an object of `size`

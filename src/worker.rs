@@ -367,7 +367,7 @@ async fn stop_reached(bevara: &Bevara, stop: &StopWhen) -> bool {
 
 /// Stores what waits in the spool: at start (a killed run's uploads), then
 /// every `base`, backing off (doubling, at most an hour) while the store
-/// refuses.
+/// refuses; and timestamps the manifests a TSA did not stamp in time.
 async fn sync_loop(bevara: Bevara, metrics: Arc<Metrics>, base: Duration) {
     let mut wait = base;
     loop {
@@ -389,7 +389,21 @@ async fn sync_loop(bevara: Bevara, metrics: Arc<Metrics>, base: Duration) {
         for (id, why) in &r.left {
             tracing::warn!(snapshot = %id, reason = %why, next_try_secs = wait.as_secs(), "upload still pending");
         }
-        wait = if r.left.is_empty() {
+        // Manifests the TSA did not stamp at completion, a few per round.
+        let mut stamps_left = false;
+        match crate::timestamp::catch_up(&bevara, 20).await {
+            Ok(t) => {
+                if !t.stamped.is_empty() {
+                    tracing::info!(stamped = t.stamped.len(), "late timestamps stored");
+                }
+                for (id, why) in &t.left {
+                    tracing::warn!(snapshot = %id, reason = %why, "not timestamped yet");
+                }
+                stamps_left = !t.left.is_empty();
+            }
+            Err(e) => tracing::warn!(error = %e, "timestamp catch-up failed"),
+        }
+        wait = if r.left.is_empty() && !stamps_left {
             base
         } else {
             (wait * 2).min(Duration::from_secs(3600))

@@ -90,7 +90,13 @@ async fn snapshots_export_as_a_valid_eark_sip() {
     assert_eq!(ids.len(), 2);
 
     let out = d.join("leverans");
-    let mut args = vec!["export", "--out", out.to_str().unwrap(), "--json"];
+    let mut args = vec![
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+        "--renditions",
+        "--json",
+    ];
     args.extend(ids.iter().map(String::as_str));
     let r = bevara(d, &env, &args).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -188,6 +194,7 @@ async fn snapshots_export_as_a_valid_eark_sip() {
         );
     }
     assert!(had_video, "the recording is delivered");
+    check_renditions(&pkg, &e);
     assert!(
         had_post_images,
         "the Instagram-like capture's post images are delivered"
@@ -223,4 +230,140 @@ async fn snapshots_export_as_a_valid_eark_sip() {
     let e: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_ne!(e["package_id"], objid.as_str());
     assert_eq!(e["snapshots"].as_array().unwrap().len(), 1);
+}
+
+fn run_ok(cmd: &str, args: &[&str]) -> Vec<u8> {
+    let o = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+fn words(pdf: &Path) -> std::collections::BTreeSet<String> {
+    let t = run_ok("pdftotext", &[pdf.to_str().unwrap(), "-"]);
+    String::from_utf8_lossy(&t)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A frame of a video, decoded to RGB.
+fn frame(video: &Path, n: u32) -> Vec<u8> {
+    let select = format!("select=eq(n\\,{n})");
+    run_ok(
+        "ffmpeg",
+        &[
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            video.to_str().unwrap(),
+            "-vf",
+            &select,
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+    )
+}
+
+/// The renditions: the PDF as PDF/A-2b with the same text, the recording as
+/// FFV1 in Matroska with the same decoded frames, each in the METS and in
+/// PREMIS as derived from its source by a migration event.
+fn check_renditions(pkg: &Path, e: &serde_json::Value) {
+    let made: Vec<&str> = e["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let pdfa: Vec<&&str> = made
+        .iter()
+        .filter(|r| r.ends_with(".pdfa-2b.pdf"))
+        .collect();
+    let mkv: Vec<&&str> = made.iter().filter(|r| r.ends_with(".ffv1.mkv")).collect();
+    assert_eq!(pdfa.len(), 2, "a PDF/A of each snapshot's PDF: {made:?}");
+    assert_eq!(mkv.len(), 1, "an FFV1 of the one recording: {made:?}");
+    for r in &pdfa {
+        let rend = pkg.join("representations").join(r);
+        let src = rend.parent().unwrap().parent().unwrap().join("page.pdf");
+        let bytes = std::fs::read(&rend).unwrap();
+        let raw = String::from_utf8_lossy(&bytes);
+        assert!(raw.contains("pdfaid:part='2'") || raw.contains("<pdfaid:part>2</pdfaid:part>"));
+        assert!(
+            raw.contains("pdfaid:conformance='B'")
+                || raw.contains("<pdfaid:conformance>B</pdfaid:conformance>")
+        );
+        assert!(raw.contains("/GTS_PDFA1"), "an OutputIntent");
+        let (a, b) = (words(&src), words(&rend));
+        assert!(a.len() > 20, "the PDF has text: {a:?}");
+        assert_eq!(a, b, "the PDF/A says what the PDF says");
+    }
+    let rend = pkg.join("representations").join(mkv[0]);
+    let src = std::fs::read_dir(rend.parent().unwrap().parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|f| f.path())
+        .find(|p| p.extension().is_some_and(|x| x == "mp4" || x == "webm"))
+        .unwrap();
+    let probe = run_ok(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+            "-of",
+            "csv=p=0",
+            rend.to_str().unwrap(),
+        ],
+    );
+    let probe = String::from_utf8_lossy(&probe).trim().to_string();
+    let src_probe = run_ok(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            src.to_str().unwrap(),
+        ],
+    );
+    let frames = String::from_utf8_lossy(&src_probe).trim().to_string();
+    assert_eq!(probe, format!("ffv1,{frames}"), "every frame, in FFV1");
+    let n: u32 = frames.parse().unwrap();
+    for i in [0, n / 2, n - 1] {
+        let (a, b) = (frame(&src, i), frame(&rend, i));
+        assert!(!a.is_empty());
+        assert!(a == b, "frame {i} decodes to the same pixels");
+    }
+    let id = mkv[0].split('/').next().unwrap();
+    let rep = pkg.join("representations").join(id);
+    let mets = std::fs::read_to_string(rep.join("METS.xml")).unwrap();
+    assert!(
+        mets.contains("data/renditions/recording.ffv1.mkv"),
+        "{mets}"
+    );
+    let premis = std::fs::read_to_string(rep.join("metadata/preservation/premis.xml")).unwrap();
+    assert!(premis.contains("<premis:eventType>migration</premis:eventType>"));
+    assert!(premis.contains("<premis:relationshipSubType>has source</premis:relationshipSubType>"));
+    assert!(premis.contains("Ghostscript") && premis.contains("ffmpeg"));
 }

@@ -218,6 +218,12 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
     let debate: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let debate = debate["id"].as_str().unwrap().to_string();
     let session_json = r#"{"cookies":[{"name":"c_user","value":"1","domain":"127.0.0.1","path":"/"}],"origins":[]}"#;
+    let hold_body = format!(r#"{{"snapshot":"{id}","reason":"begäran om utlämnande"}}"#);
+    let (s, body) = call(&addr, "POST", "/api/v1/holds", Some(&admin), &hold_body).await;
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
+    let hold: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let hold = hold["id"].as_str().unwrap().to_string();
+    let export_body = format!(r#"{{"snapshots":["{id}"]}}"#);
     // (method, path, body, the lowest role that may, what it answers then)
     let table: Vec<(&str, String, &str, &str, u16)> = vec![
         ("GET", "/api/v1/channels".into(), "", "viewer", 200),
@@ -262,6 +268,22 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
             200,
         ),
         ("GET", "/api/v1/audit".into(), "", "archivist", 200),
+        (
+            "POST",
+            "/api/v1/export".into(),
+            &export_body,
+            "archivist",
+            200,
+        ),
+        ("GET", "/api/v1/holds".into(), "", "archivist", 200),
+        ("POST", "/api/v1/holds".into(), &hold_body, "archivist", 201),
+        (
+            "POST",
+            format!("/api/v1/holds/{hold}/remove"),
+            "",
+            "archivist",
+            200,
+        ),
         (
             "POST",
             "/api/v1/channels".into(),
@@ -392,6 +414,53 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
             }
         }
     }
+
+    // The package over the API: a zip of one E-ARK SIP with the snapshot's files.
+    let (s, zip) = call(
+        &addr,
+        "POST",
+        "/api/v1/export",
+        Some(&archivist),
+        &export_body,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let names: Vec<String> = (0..z.len())
+        .map(|i| z.by_index(i).unwrap().name().to_string())
+        .collect();
+    let pkg = names[0].split('/').next().unwrap().to_string();
+    assert!(pkg.starts_with("uuid-"), "{names:?}");
+    for want in [
+        "METS.xml".to_string(),
+        format!("representations/{id}/METS.xml"),
+        format!("representations/{id}/data/page.pdf"),
+        format!("representations/{id}/metadata/other/manifest.json"),
+    ] {
+        assert!(
+            names.contains(&format!("{pkg}/{want}")),
+            "{want} not in {names:?}"
+        );
+    }
+    let (s, held) = call(&addr, "GET", "/api/v1/holds", Some(&archivist), "").await;
+    assert_eq!(s, 200);
+    let held: serde_json::Value = serde_json::from_slice(&held).unwrap();
+    assert!(
+        held.as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["id"] != hold.as_str()),
+        "the lifted hold is not in force"
+    );
+    let (s, _) = call(
+        &addr,
+        "POST",
+        &format!("/api/v1/holds/{hold}/remove"),
+        Some(&archivist),
+        "",
+    )
+    .await;
+    assert_eq!(s, 404, "a lifted hold cannot be lifted again");
 
     // ----- the pages in Chromium -----
     let b = common::open(&data).await;
@@ -545,7 +614,31 @@ async fn pages_in_chromium_and_every_endpoint_for_every_role() {
     // A form without the session's CSRF token is refused.
     let forged: u16 = js(&ctx, "fetch('/channels/flode/capture', {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded'}, body: 'reason=x'}).then(r => r.status)").await;
     assert_eq!(forged, 403);
+    // A legal hold placed and lifted from the snapshot page.
+    goto(&ctx, &format!("http://{addr}/snapshots/{id}")).await;
+    let _: bool = js(&ctx, "document.getElementById('hold-reason').value = 'JO-anmälan 2026'; document.getElementById('hold-reason').form.requestSubmit(); true").await;
+    until(
+        &ctx,
+        "[...document.querySelectorAll('ul.holds li')].some(l => l.innerText.includes('JO-anmälan 2026'))",
+        "the hold listed",
+    )
+    .await;
+    let _: bool = js(&ctx, "[...document.querySelectorAll('ul.holds li')].find(l => l.innerText.includes('JO-anmälan 2026')).querySelector('form').requestSubmit(); true").await;
+    until(
+        &ctx,
+        &format!("location.pathname === '/snapshots/{id}' && document.querySelector('#delivery') && ![...document.querySelectorAll('ul.holds li')].some(l => l.innerText.includes('JO-anmälan 2026'))"),
+        "the hold lifted",
+    )
+    .await;
+    // The package from the page's form (with its CSRF token): a zip.
+    let got: String = js(&ctx, "(() => { const f = document.querySelector('form[action$=\"/export\"]'); return fetch(f.action, {method: 'POST', body: new URLSearchParams(new FormData(f))}).then(r => r.status + ' ' + r.headers.get('content-type') + ' ' + r.headers.get('x-bevara-package-id')); })()").await;
+    assert_eq!(got, format!("200 application/zip {pkg}"));
+    let log = bevara(d, &[], &["audit", "list", "--json"]).await.stdout;
+    for a in ["\"export\"", "hold.add", "hold.remove"] {
+        assert!(log.contains(a), "{a} not in the audit log");
+    }
     // English on request.
+    goto(&ctx, &format!("http://{addr}/jobs")).await;
     let _: bool = js(
         &ctx,
         "document.querySelector('a[href=\"/lang/en\"]').click(); true",

@@ -190,6 +190,53 @@ async fn snapshots_are_disposed_of_by_decision_unless_held() {
         assert!(log.contains(a), "{a} not in the audit log");
     }
 
+    // The next delivery of the channel carries the disposal record: as
+    // disposals.json and as a PREMIS deletion event naming the decision.
+    let out = d.join("leverans");
+    let r = bevara(
+        d,
+        &[],
+        &[
+            "export",
+            "--channel",
+            "sala-fb",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let e: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(e["snapshots"], serde_json::json!([held]));
+    assert_eq!(e["disposals"], 1);
+    let pkg = out.join(e["package_id"].as_str().unwrap());
+    let recs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pkg.join("metadata/other/disposals.json")).unwrap())
+            .unwrap();
+    assert_eq!(recs["disposals"][0]["snapshot_id"], due.as_str());
+    assert_eq!(recs["disposals"][0]["decision_id"], "KS 2026/123");
+    let premis = pkg.join("metadata/preservation/premis.xml");
+    let text = std::fs::read_to_string(&premis).unwrap();
+    assert!(
+        text.contains("<premis:eventType>deletion</premis:eventType>"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("snapshot {due} of channel sala-fb"))
+            && text.contains("under decision KS 2026/123 of 2026-01-15"),
+        "{text}"
+    );
+    let mets = std::fs::read_to_string(pkg.join("METS.xml")).unwrap();
+    assert!(mets.contains("metadata/other/disposals.json"), "{mets}");
+    let x = std::process::Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(pkg.join("schemas/premis.xsd"))
+        .arg(&premis)
+        .output()
+        .expect("xmllint (libxml2-utils)");
+    assert!(x.status.success(), "{}", String::from_utf8_lossy(&x.stderr));
+
     // The hold lifted: the first goes too.
     assert_eq!(bevara(d, &[], &["hold", "remove", &hold_id]).await.code, 0);
     assert_eq!(bevara(d, &[], &["hold", "remove", &hold_id]).await.code, 3);

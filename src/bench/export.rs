@@ -62,7 +62,7 @@ pub async fn run(settings: &Settings, n: usize) -> Result<ExportBench, Box<dyn s
     let capture_secs = t.elapsed().as_secs_f64();
     let out = dir.path().join("out");
     let t = Instant::now();
-    let e = crate::export::export(&bevara, &ids, &out, false).await?;
+    let e = crate::export::export(&bevara, &ids, &out, Default::default()).await?;
     let export_secs = t.elapsed().as_secs_f64();
     let validator = match find_jar() {
         Some(jar) => {
@@ -85,7 +85,16 @@ pub async fn run(settings: &Settings, n: usize) -> Result<ExportBench, Box<dyn s
         None => None,
     };
     let t = Instant::now();
-    let z = crate::export::export(&bevara, &ids, &out, true).await?;
+    let z = crate::export::export(
+        &bevara,
+        &ids,
+        &out,
+        crate::export::ExportOptions {
+            zip: true,
+            ..Default::default()
+        },
+    )
+    .await?;
     let zip_secs = t.elapsed().as_secs_f64();
     let zip_bytes = std::fs::metadata(&z.path)?.len();
     Ok(ExportBench {

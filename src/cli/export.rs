@@ -2,7 +2,6 @@
 
 use super::fail;
 use super::snapshots::archive_exit;
-use bevara::db::{CaptureFilter, CaptureState};
 use bevara::export::ExportError;
 use bevara::{Bevara, ExitCode};
 use clap::Args;
@@ -28,6 +27,10 @@ pub struct ExportArgs {
     /// Write the package as one zip.
     #[arg(long)]
     zip: bool,
+    /// Add preservation renditions: the PDF as PDF/A-2b (Ghostscript), the
+    /// recording as FFV1 in Matroska (ffmpeg).
+    #[arg(long)]
+    renditions: bool,
     /// Print what was written as JSON.
     #[arg(long)]
     json: bool,
@@ -36,31 +39,22 @@ pub struct ExportArgs {
 pub async fn export(bevara: &Bevara, a: ExportArgs) -> ExitCode {
     let ids = match &a.channel {
         None => a.snapshots.clone(),
-        Some(c) => {
-            let channel = match c.parse() {
-                Ok(c) => c,
-                Err(e) => return fail(ExitCode::NotFound, e),
-            };
-            match bevara
-                .db()
-                .list_captures(&CaptureFilter {
-                    channel: Some(channel),
-                    from: a.from,
-                    to: a.to,
-                    state: Some(CaptureState::Complete),
-                })
-                .await
-            {
-                Ok(list) => list.into_iter().map(|c| c.id).collect(),
-                Err(e) => return fail(super::db_exit(&e), e),
-            }
-        }
+        Some(c) => match bevara::export::select(bevara, c, a.from, a.to).await {
+            Ok(ids) => ids,
+            Err(ExportError::Usage(m)) => return fail(ExitCode::NotFound, m),
+            Err(ExportError::Db(e)) => return fail(super::db_exit(&e), e),
+            Err(e) => return fail(ExitCode::Failure, e),
+        },
     };
     if ids.is_empty() {
         return fail(ExitCode::NotFound, "no complete snapshot to export");
     }
     let started = std::time::Instant::now();
-    match bevara::export::export(bevara, &ids, &a.out, a.zip).await {
+    let opts = bevara::export::ExportOptions {
+        zip: a.zip,
+        renditions: a.renditions,
+    };
+    match bevara::export::export(bevara, &ids, &a.out, opts).await {
         Ok(e) => {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
@@ -68,9 +62,11 @@ pub async fn export(bevara: &Bevara, a: ExportArgs) -> ExitCode {
                 println!("{}", e.path.display());
             }
             eprintln!(
-                "package {}: {} snapshots, {} files, {} bytes in {:.1} s",
+                "package {}: {} snapshots, {} renditions, {} disposal records, {} files, {} bytes in {:.1} s",
                 e.package_id,
                 e.snapshots.len(),
+                e.renditions.len(),
+                e.disposals,
                 e.files,
                 e.bytes,
                 started.elapsed().as_secs_f64()
@@ -82,5 +78,7 @@ pub async fn export(bevara: &Bevara, a: ExportArgs) -> ExitCode {
         Err(ExportError::Db(e)) => fail(super::db_exit(&e), e),
         Err(e @ ExportError::Mismatch { .. }) => fail(ExitCode::VerifyFailed, e),
         Err(e @ ExportError::Io { .. }) => fail(ExitCode::Storage, e),
+        Err(ExportError::Rendition(e)) if e.tool == "ffmpeg" => fail(ExitCode::Recorder, e),
+        Err(e @ ExportError::Rendition(_)) => fail(ExitCode::Failure, e),
     }
 }

@@ -249,6 +249,7 @@ pub async fn hold(bevara: &Bevara, cmd: HoldCmd) -> ExitCode {
             channel.as_deref(),
             &reason,
             &me,
+            "cli",
         )
         .await
         {
@@ -268,17 +269,19 @@ pub async fn hold(bevara: &Bevara, cmd: HoldCmd) -> ExitCode {
             }
             Err(e) => fail(exit(&e), e),
         },
-        HoldCmd::Remove { hold_id } => match retention::remove_hold(bevara, &hold_id, &me).await {
-            Ok(true) => {
-                println!("lifted {hold_id}");
-                ExitCode::Ok
+        HoldCmd::Remove { hold_id } => {
+            match retention::remove_hold(bevara, &hold_id, &me, "cli").await {
+                Ok(true) => {
+                    println!("lifted {hold_id}");
+                    ExitCode::Ok
+                }
+                Ok(false) => fail(
+                    ExitCode::NotFound,
+                    format!("no hold {hold_id} in force (see `bevara hold list`)"),
+                ),
+                Err(e) => fail(exit(&e), e),
             }
-            Ok(false) => fail(
-                ExitCode::NotFound,
-                format!("no hold {hold_id} in force (see `bevara hold list`)"),
-            ),
-            Err(e) => fail(exit(&e), e),
-        },
+        }
         HoldCmd::List { all, json: as_json } => match bevara.db().holds(!all).await {
             Ok(list) if as_json => {
                 json(&list);

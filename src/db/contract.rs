@@ -673,6 +673,67 @@ pub async fn retention_holds_and_disposals(db: &Db) {
     );
 }
 
+fn artifact(name: &str) -> super::ArtifactRecord {
+    super::ArtifactRecord {
+        name: name.into(),
+        key: format!("c/{name}"),
+        media_type: "application/octet-stream".into(),
+        bytes: 10,
+        sha256: "ab".repeat(32),
+        width: None,
+        height: None,
+        version_id: Some("v1".into()),
+    }
+}
+
+/// A complete snapshot with a manifest and no token is listed until its
+/// token is recorded; only complete snapshots take one.
+pub async fn timestamp_tokens(db: &Db) {
+    db.add_channel(&channel("sala")).await.unwrap();
+    for id in ["01A", "01B", "01C"] {
+        db.insert_capture(&running_capture(id, "sala", None, t(0)))
+            .await
+            .unwrap();
+        if id != "01C" {
+            db.complete_capture(
+                id,
+                &CaptureFinish::default(),
+                &[artifact("manifest.json")],
+                &[],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(db.untimestamped(10).await.unwrap(), vec!["01A", "01B"]);
+    assert_eq!(db.untimestamped(1).await.unwrap(), vec!["01A"]);
+    db.add_artifact("01A", &artifact("manifest.tsr"))
+        .await
+        .unwrap();
+    // Recorded twice: replaced, not doubled.
+    let mut again = artifact("manifest.tsr");
+    again.bytes = 11;
+    db.add_artifact("01A", &again).await.unwrap();
+    let arts = db.artifacts("01A").await.unwrap();
+    assert_eq!(arts.len(), 2);
+    assert_eq!(
+        arts.iter()
+            .find(|a| a.name == "manifest.tsr")
+            .unwrap()
+            .bytes,
+        11
+    );
+    assert_eq!(db.untimestamped(10).await.unwrap(), vec!["01B"]);
+    assert!(matches!(
+        db.add_artifact("01C", &artifact("manifest.tsr")).await,
+        Err(DbError::NoCapture(_))
+    ));
+    assert!(matches!(
+        db.add_artifact("nope", &artifact("manifest.tsr")).await,
+        Err(DbError::NoCapture(_))
+    ));
+}
+
 /// Runs every contract test, each on a fresh database from `fresh`, which
 /// returns `Some((guard, db))`, or `None` when the backend cannot be had
 /// here (the test then passes, having said why it did nothing).
@@ -683,7 +744,7 @@ macro_rules! repository_contract {
         $crate::repository_contract!($fresh; register, captures_items_and_search, search_words,
             enqueue_joins_and_claims_by_priority, leases_heartbeats_and_retries,
             fires_are_enqueued_once, debates, upload_pending_and_retention, tokens_and_audit,
-            retention_holds_and_disposals);
+            retention_holds_and_disposals, timestamp_tokens);
     };
     ($fresh:path; $($name:ident),+) => {
         $(

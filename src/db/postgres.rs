@@ -415,6 +415,36 @@ impl Repository for PgRepo {
         .map_err(q("list artifacts"))
     }
 
+    async fn add_artifact(&self, capture_id: &str, a: &ArtifactRecord) -> Result<(), DbError> {
+        let mut tx = self.begin().await?;
+        let complete: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM captures WHERE id = $1 AND state = 'complete' FOR SHARE",
+        )
+        .bind(capture_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(q("lock capture"))?;
+        if complete.is_none() {
+            return Err(DbError::NoCapture(capture_id.to_string()));
+        }
+        items::insert_artifact(&mut tx, capture_id, a).await?;
+        tx.commit().await.map_err(q("commit"))
+    }
+
+    async fn untimestamped(&self, limit: i64) -> Result<Vec<String>, DbError> {
+        sqlx::query_scalar(
+            "SELECT c.id FROM captures c
+             WHERE c.state = 'complete'
+               AND EXISTS (SELECT 1 FROM artifacts a WHERE a.capture_id = c.id AND a.name = 'manifest.json')
+               AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.capture_id = c.id AND a.name = 'manifest.tsr')
+             ORDER BY c.id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list untimestamped"))
+    }
+
     // ----- jobs -----
 
     async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> Result<Enqueued, DbError> {

@@ -27,6 +27,31 @@ pub struct SqliteRepo {
     pool: SqlitePool,
 }
 
+/// Records one object of a capture, replacing one of the same name.
+async fn insert_artifact(
+    conn: &mut SqliteConnection,
+    id: &str,
+    a: &ArtifactRecord,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height, version_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(&a.name)
+    .bind(&a.key)
+    .bind(&a.media_type)
+    .bind(a.bytes)
+    .bind(&a.sha256)
+    .bind(a.width)
+    .bind(a.height)
+    .bind(&a.version_id)
+    .execute(conn)
+    .await
+    .map_err(q("record artifact"))?;
+    Ok(())
+}
+
 impl SqliteRepo {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     pub async fn open(url: &str) -> Result<Self, DbError> {
@@ -286,22 +311,7 @@ impl Repository for SqliteRepo {
             .map_err(q("record item"))?;
         }
         for a in artifacts {
-            sqlx::query(
-                "INSERT OR REPLACE INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height, version_id)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(&a.name)
-            .bind(&a.key)
-            .bind(&a.media_type)
-            .bind(a.bytes)
-            .bind(&a.sha256)
-            .bind(a.width)
-            .bind(a.height)
-            .bind(&a.version_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("record artifact"))?;
+            insert_artifact(&mut tx, id, a).await?;
         }
         let done = sqlx::query(
             "UPDATE captures SET state = 'complete', finished_at = ?, final_url = ?, title = ?,
@@ -507,6 +517,35 @@ impl Repository for SqliteRepo {
         .fetch_all(&self.pool)
         .await
         .map_err(q("list artifacts"))
+    }
+
+    async fn add_artifact(&self, capture_id: &str, a: &ArtifactRecord) -> Result<(), DbError> {
+        let mut tx = self.begin_write().await?;
+        let complete: Option<String> =
+            sqlx::query_scalar("SELECT id FROM captures WHERE id = ? AND state = 'complete'")
+                .bind(capture_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(q("read capture"))?;
+        if complete.is_none() {
+            return Err(DbError::NoCapture(capture_id.to_string()));
+        }
+        insert_artifact(&mut tx, capture_id, a).await?;
+        tx.commit().await.map_err(q("commit"))
+    }
+
+    async fn untimestamped(&self, limit: i64) -> Result<Vec<String>, DbError> {
+        sqlx::query_scalar(
+            "SELECT c.id FROM captures c
+             WHERE c.state = 'complete'
+               AND EXISTS (SELECT 1 FROM artifacts a WHERE a.capture_id = c.id AND a.name = 'manifest.json')
+               AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.capture_id = c.id AND a.name = 'manifest.tsr')
+             ORDER BY c.id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list untimestamped"))
     }
 
     // ----- jobs -----

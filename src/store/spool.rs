@@ -262,6 +262,17 @@ pub async fn upload(
             &items,
         )
         .await?;
+    // The trusted timestamp of the manifest's exact bytes. The snapshot is
+    // complete without it: a TSA that does not answer is tried again later.
+    if !bevara.settings().timestamp.tsa_url.is_empty() {
+        let rec: crate::db::ArtifactRecord = (&entry).into();
+        let scratch = dir.join(crate::timestamp::TOKEN_NAME);
+        if let Err(e) =
+            crate::timestamp::stamp(bevara, id, &channel, &rec, retention.as_ref(), &scratch).await
+        {
+            tracing::warn!(snapshot = id, error = %e, "the snapshot is complete but not timestamped yet; the worker or `bevara timestamp sync` tries again");
+        }
+    }
     drop(lock);
     if let Err(e) = std::fs::remove_dir_all(&dir) {
         tracing::warn!(dir = %dir.display(), error = %e, "the snapshot is stored, but its spool directory could not be removed");

@@ -40,6 +40,11 @@ pub fn routes() -> Router<App> {
         .route("/channels/{id}/session", post(import_session))
         .route("/snapshots/{id}", get(snapshot))
         .route("/snapshots/{id}/verify", post(verify))
+        .route("/snapshots/{id}/export", post(export_snapshot))
+        .route("/snapshots/{id}/hold", post(hold_snapshot))
+        .route("/channels/{id}/export", post(export_channel))
+        .route("/channels/{id}/hold", post(hold_channel))
+        .route("/holds/{id}/remove", post(lift_hold))
         .route("/snapshots/{id}/view/{name}", get(view_artifact))
         .route("/snapshots/{id}/tiles/{file}", get(dzi))
         .route("/snapshots/{id}/tiles/{dir}/{level}/{tile}", get(tile))
@@ -508,6 +513,14 @@ async fn channel(
         .collect();
     let (schedules, _) = crate::schedule::load_dir(&b.settings().schedules_dir);
     let schedules: Vec<_> = schedules.into_iter().filter(|s| s.selects(&c)).collect();
+    let archivist = v.caller.role.may(Role::Archivist);
+    let holds = if archivist {
+        super::delivery::holds_covering(&b, &id, None)
+            .await
+            .map_err(page_err(lang))?
+    } else {
+        Vec::new()
+    };
     let title = c.name.clone().unwrap_or_else(|| id.clone());
     let body = html! {
         dl class="facts" {
@@ -552,6 +565,27 @@ async fn channel(
                 form method="post" action={"/channels/" (id) "/close"} {
                     input type="hidden" name="_csrf" value=(v.csrf());
                     button type="submit" class="danger" { (lang.t("Stäng kanalen (en sista fångst görs)", "Close the channel (a final capture is made)")) }
+                }
+            }
+        }
+        @if archivist {
+            section aria-labelledby="delivery" {
+                h2 id="delivery" { (lang.t("Leverans och kvarhållande", "Delivery and holds")) }
+                form method="post" action={"/channels/" (id) "/export"} {
+                    input type="hidden" name="_csrf" value=(v.csrf());
+                    label for="from" { (lang.t("Från", "From")) }
+                    input id="from" name="from" type="date";
+                    label for="to" { (lang.t("Till", "To")) }
+                    input id="to" name="to" type="date";
+                    label { input type="checkbox" name="renditions" value="1"; " " (lang.t("Med bevarandeformat (PDF/A-2b, FFV1)", "With preservation renditions (PDF/A-2b, FFV1)")) }
+                    button type="submit" { (lang.t("Leveranspaket till e-arkivet (E-ARK SIP)", "Package for the e-archive (E-ARK SIP)")) }
+                }
+                (holds_list(lang, &v, &holds, &format!("/channels/{id}")))
+                form method="post" action={"/channels/" (id) "/hold"} {
+                    input type="hidden" name="_csrf" value=(v.csrf());
+                    label for="hold-reason" { (lang.t("Skäl för kvarhållande av hela kanalen", "Reason to hold the whole channel")) }
+                    input id="hold-reason" name="reason" required placeholder=(lang.t("t.ex. begäran om utlämnande", "e.g. a request for the records"));
+                    button type="submit" { (lang.t("Kvarhåll kanalen (gallras inte)", "Hold the channel (not disposed of)")) }
                 }
             }
         }
@@ -752,6 +786,13 @@ async fn snapshot(
     };
     let items = b.db().items(&id).await.map_err(page_err(lang))?;
     let archivist = v.caller.role.may(Role::Archivist);
+    let holds = if archivist {
+        super::delivery::holds_covering(&b, &rec.channel_id, Some(&id))
+            .await
+            .map_err(page_err(lang))?
+    } else {
+        Vec::new()
+    };
     let diff = if archivist && rec.state == CaptureState::Complete {
         Some(
             super::diff_report(&b, &id, None)
@@ -924,11 +965,168 @@ async fn snapshot(
                         pre { (serde_json::to_string_pretty(m).unwrap_or_default()) }
                     }
                 }
+                section aria-labelledby="delivery" {
+                    h2 id="delivery" { (lang.t("Leverans och kvarhållande", "Delivery and holds")) }
+                    form method="post" action={"/snapshots/" (id) "/export"} {
+                        input type="hidden" name="_csrf" value=(v.csrf());
+                        label { input type="checkbox" name="renditions" value="1"; " " (lang.t("Med bevarandeformat (PDF/A-2b, FFV1)", "With preservation renditions (PDF/A-2b, FFV1)")) }
+                        button type="submit" { (lang.t("Leveranspaket till e-arkivet (E-ARK SIP)", "Package for the e-archive (E-ARK SIP)")) }
+                    }
+                    (holds_list(lang, &v, &holds, &format!("/snapshots/{id}")))
+                    form method="post" action={"/snapshots/" (id) "/hold"} {
+                        input type="hidden" name="_csrf" value=(v.csrf());
+                        label for="hold-reason" { (lang.t("Skäl för kvarhållande", "Reason for the hold")) }
+                        input id="hold-reason" name="reason" required placeholder=(lang.t("t.ex. begäran om utlämnande", "e.g. a request for the records"));
+                        button type="submit" { (lang.t("Kvarhåll (gallras inte)", "Hold (not disposed of)")) }
+                    }
+                }
             }
         }
         @if !images.is_empty() { script src="/assets/openseadragon.min.js" {} }
     };
     Ok(html_page(shell(lang, Some(&v), &title, body)))
+}
+
+/// The legal holds in force, each with a button that lifts it.
+fn holds_list(lang: Lang, v: &Visitor, holds: &[crate::db::Hold], back: &str) -> Markup {
+    html! {
+        @if holds.is_empty() {
+            p class="holds" { (lang.t("Inget kvarhållande gäller.", "No hold applies.")) }
+        } @else {
+            ul class="holds" {
+                @for h in holds {
+                    li {
+                        strong { (lang.t("Kvarhålls: ", "Held: ")) } (h.reason)
+                        " (" (h.snapshot_id.as_deref().map(|_| lang.t("ögonblicksbilden", "the snapshot")).unwrap_or(lang.t("hela kanalen", "the whole channel")))
+                        ", " (h.placed_by.as_deref().unwrap_or("")) ", " (lang.date(h.placed_at)) ") "
+                        form method="post" action={"/holds/" (h.id) "/remove"} class="inline" {
+                            input type="hidden" name="_csrf" value=(v.csrf());
+                            input type="hidden" name="back" value=(back);
+                            button type="submit" { (lang.t("Häv", "Lift")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ExportForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    renditions: String,
+}
+
+/// A package or a hold from a page's form, for a snapshot or a channel.
+enum Target {
+    Snapshot(String),
+    Channel(String),
+}
+
+async fn export_from_form(b: &Bevara, v: &Visitor, t: Target, f: ExportForm) -> PageResult {
+    v.need(Role::Archivist)?;
+    v.check_form(&f.csrf)?;
+    let mut r = super::delivery::ExportRequest {
+        renditions: !f.renditions.is_empty(),
+        from: Some(f.from),
+        to: Some(f.to),
+        ..Default::default()
+    };
+    match t {
+        Target::Snapshot(id) => r.snapshots = vec![id],
+        Target::Channel(id) => r.channel = Some(id),
+    }
+    super::delivery::export_for(b, &v.caller, &r)
+        .await
+        .map_err(page_err(v.lang))
+}
+
+async fn export_snapshot(
+    State(b): State<Bevara>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<ExportForm>,
+) -> PageResult {
+    export_from_form(&b, &v, Target::Snapshot(id), f).await
+}
+
+async fn export_channel(
+    State(b): State<Bevara>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<ExportForm>,
+) -> PageResult {
+    export_from_form(&b, &v, Target::Channel(id), f).await
+}
+
+async fn hold_from_form(b: &Bevara, v: &Visitor, t: Target, f: ReasonForm) -> PageResult {
+    v.need(Role::Archivist)?;
+    v.check_form(&f.csrf)?;
+    let (snapshot, channel, back) = match t {
+        Target::Snapshot(id) => (Some(id.clone()), None, format!("/snapshots/{id}#delivery")),
+        Target::Channel(id) => (None, Some(id.clone()), format!("/channels/{id}#delivery")),
+    };
+    let r = super::delivery::HoldRequest {
+        snapshot,
+        channel,
+        reason: f.reason,
+    };
+    super::delivery::hold_for(b, &v.caller, &r)
+        .await
+        .map_err(page_err(v.lang))?;
+    Ok(Redirect::to(&back).into_response())
+}
+
+async fn hold_snapshot(
+    State(b): State<Bevara>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<ReasonForm>,
+) -> PageResult {
+    hold_from_form(&b, &v, Target::Snapshot(id), f).await
+}
+
+async fn hold_channel(
+    State(b): State<Bevara>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<ReasonForm>,
+) -> PageResult {
+    hold_from_form(&b, &v, Target::Channel(id), f).await
+}
+
+#[derive(Deserialize)]
+struct LiftForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    back: String,
+}
+
+async fn lift_hold(
+    State(b): State<Bevara>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<LiftForm>,
+) -> PageResult {
+    v.need(Role::Archivist)?;
+    v.check_form(&f.csrf)?;
+    super::delivery::lift_for(&b, &v.caller, &id)
+        .await
+        .map_err(page_err(v.lang))?;
+    // Back to the page the form was on; only a path of ours.
+    let back = if f.back.starts_with('/') && !f.back.starts_with("//") {
+        f.back
+    } else {
+        "/".into()
+    };
+    Ok(Redirect::to(&format!("{back}#delivery")).into_response())
 }
 
 async fn verify(

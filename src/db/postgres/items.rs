@@ -110,6 +110,34 @@ pub(super) async fn search(
     Ok(rows.into_iter().map(SearchHit::from).collect())
 }
 
+/// Records one object of a capture, replacing one of the same name.
+pub(super) async fn insert_artifact(
+    conn: &mut PgConnection,
+    id: &str,
+    a: &ArtifactRecord,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height, version_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (capture_id, name) DO UPDATE SET key = EXCLUDED.key,
+            media_type = EXCLUDED.media_type, bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256,
+            width = EXCLUDED.width, height = EXCLUDED.height, version_id = EXCLUDED.version_id",
+    )
+    .bind(id)
+    .bind(&a.name)
+    .bind(&a.key)
+    .bind(&a.media_type)
+    .bind(a.bytes)
+    .bind(&a.sha256)
+    .bind(a.width)
+    .bind(a.height)
+    .bind(&a.version_id)
+    .execute(conn)
+    .await
+    .map_err(q("record artifact"))?;
+    Ok(())
+}
+
 /// Marks a running capture complete with its artifacts and items, on the
 /// caller's transaction; [`DbError::NotRunning`] if it is no longer running.
 pub(super) async fn complete_in(
@@ -133,25 +161,7 @@ pub(super) async fn complete_in(
     }
     insert_items(&mut *conn, id, items).await?;
     for a in artifacts {
-        sqlx::query(
-            "INSERT INTO artifacts (capture_id, name, key, media_type, bytes, sha256, width, height, version_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (capture_id, name) DO UPDATE SET key = EXCLUDED.key,
-                media_type = EXCLUDED.media_type, bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256,
-                width = EXCLUDED.width, height = EXCLUDED.height, version_id = EXCLUDED.version_id",
-        )
-        .bind(id)
-        .bind(&a.name)
-        .bind(&a.key)
-        .bind(&a.media_type)
-        .bind(a.bytes)
-        .bind(&a.sha256)
-        .bind(a.width)
-        .bind(a.height)
-        .bind(&a.version_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(q("record artifact"))?;
+        insert_artifact(&mut *conn, id, a).await?;
     }
     let done = sqlx::query(
         "UPDATE captures SET state = 'complete', finished_at = $1, final_url = $2, title = $3,
