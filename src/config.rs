@@ -421,6 +421,12 @@ pub struct CaptureSettings {
     pub artifact_timeout_secs: u64,
     /// Write a PDF of the capture.
     pub pdf: bool,
+    /// Record the page's network traffic as WARC and package it as
+    /// `capture.wacz`, for replay in ReplayWeb.page.
+    pub wacz: bool,
+    /// Response bodies larger than this many MiB are left out of the WACZ
+    /// (named in the manifest's warnings).
+    pub wacz_max_body_mb: u64,
     /// What the PDF is made from: `screenshots` (every screenshot of the
     /// capture, paged, with the whole text as a text layer: what the
     /// screenshots hold) or `print` (Chromium's print of the final DOM, with
@@ -481,6 +487,8 @@ impl Default for CaptureSettings {
             tile_height: 16_384,
             artifact_timeout_secs: 300,
             pdf: true,
+            wacz: false,
+            wacz_max_body_mb: 50,
             pdf_from: "screenshots".into(),
             mhtml: true,
         }

@@ -173,19 +173,6 @@ fn openssl_verifies(dir: &Path, data: &Path, token: &Path, ca: &str) -> bool {
         .success()
 }
 
-fn newest(d: &Path, out: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(out).unwrap();
-    let mut ids: Vec<String> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    let _ = d;
-    ids.pop().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifests_are_timestamped_and_checked() {
     let site = common::serve().await;
@@ -205,30 +192,13 @@ async fn manifests_are_timestamped_and_checked() {
         ("BEVARA_TIMESTAMP_CA_FILE", ca.to_str().unwrap()),
         ("BEVARA_TIMESTAMP_TIMEOUT_SECS", "5"),
     ];
-    let feed = format!("http://{site}/site/feed.html");
-    let r = bevara(
-        d,
-        &[],
-        &[
-            "channel",
-            "add",
-            "sala",
-            "--platform",
-            "facebook",
-            "--url",
-            &feed,
-            "--no-recording",
-        ],
-    )
-    .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    common::add_feed_channel(d, site, "sala").await;
 
     // Stamped at completion.
     let r = bevara(d, &env, &["capture", "sala"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("not timestamped"), "{}", r.stderr);
-    let list = bevara(d, &[], &["snapshots", "list", "--json"]).await;
-    let first = newest(d, &list.stdout);
+    let first = common::newest_snapshot(d).await;
     let got = d.join("got");
     let r = bevara(
         d,
@@ -349,8 +319,7 @@ async fn manifests_are_timestamped_and_checked() {
     let r = bevara(d, &env, &["capture", "sala"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("not timestamped yet"), "{}", r.stderr);
-    let list = bevara(d, &[], &["snapshots", "list", "--json"]).await;
-    let second = newest(d, &list.stdout);
+    let second = common::newest_snapshot(d).await;
     assert_ne!(second, first);
     assert_eq!(bevara(d, &env, &["verify", &second]).await.code, 0);
     let r = bevara(d, &env, &["timestamp", "show", &second]).await;

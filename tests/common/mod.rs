@@ -421,3 +421,40 @@ pub async fn bevara(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
         took: started.elapsed(),
     }
 }
+
+/// Registers the sample feed of `site` as channel `id` (Facebook-like, no
+/// recording) through the CLI in `data`; returns the feed's address.
+#[allow(dead_code)]
+pub async fn add_feed_channel(data: &Path, site: SocketAddr, id: &str) -> String {
+    let feed = format!("http://{site}/site/feed.html");
+    let r = bevara(
+        data,
+        &[],
+        &[
+            "channel",
+            "add",
+            id,
+            "--platform",
+            "facebook",
+            "--url",
+            &feed,
+            "--no-recording",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    feed
+}
+
+/// The newest snapshot id `bevara snapshots list` shows in `data`.
+#[allow(dead_code)]
+pub async fn newest_snapshot(data: &Path) -> String {
+    let list = bevara(data, &[], &["snapshots", "list", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .max()
+        .unwrap()
+}
