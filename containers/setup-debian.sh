@@ -79,6 +79,15 @@ if [ "$tests" = 1 ]; then
     $py -m venv /opt/bevara-test/wacz
     /opt/bevara-test/wacz/bin/pip install --quiet "wacz==0.6.0"
   fi
+  # tests/deploy.rs: the Compose schema (check-jsonschema's vendored copy)
+  # and Kubernetes' schemas (kubernetes-validate), offline.
+  if [ ! -x /opt/bevara-test/deploy/bin/kubernetes-validate ] || [ ! -x /opt/bevara-test/deploy/bin/check-jsonschema ]; then
+    echo "bevara setup: installing check-jsonschema and kubernetes-validate into /opt/bevara-test/deploy"
+    py=python3
+    [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+    $py -m venv /opt/bevara-test/deploy
+    /opt/bevara-test/deploy/bin/pip install --quiet "check-jsonschema==0.39.0" "kubernetes-validate==1.37.0"
+  fi
   if ! command -v java >/dev/null; then
     echo "bevara setup: installing openjdk-17-jre-headless"
     $sudo apt-get update -qq

@@ -219,7 +219,10 @@ pub async fn verify_with(
         }
         None => {
             // Without a trustworthy manifest, fall back to the database's record.
-            for a in recorded.iter().filter(|a| a.name != "manifest.json") {
+            for a in recorded
+                .iter()
+                .filter(|a| a.name != "manifest.json" && a.name != crate::timestamp::TOKEN_NAME)
+            {
                 let problem = compare(
                     bevara,
                     mode,

@@ -111,6 +111,9 @@ pub enum Command {
     Profiles(profiles::ProfilesCmd),
     /// Print the merged settings (secrets hidden).
     Config(commands::ConfigArgs),
+    /// Apply the database's migrations and exit: run once, as a job, before
+    /// the workers and web servers of a new version start.
+    Migrate,
     /// Serve the bundled sample channel on 127.0.0.1 and capture it.
     Demo(commands::DemoArgs),
     /// Measure screenshot speed and memory on generated tall pages.
@@ -185,6 +188,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config(a) => commands::config(&settings, a),
         Command::Profiles(p) => profiles::run(&settings, p),
         Command::Bench(b) => commands::bench(&settings, b).await,
+        Command::Migrate => match bevara::db::Db::open(&settings.database_url()).await {
+            Ok(db) => {
+                println!("the {} database is migrated", db.backend());
+                ExitCode::Ok
+            }
+            Err(e) => fail(db_exit(&e), e),
+        },
         command => {
             let bevara = match bevara::Bevara::open(settings).await {
                 Ok(b) => b,
@@ -212,7 +222,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Command::Demo(d) => commands::demo(bevara, d).await,
                 Command::Search(s) => profiles::search(&bevara, s).await,
                 Command::Session(s) => session::run(&bevara, s).await,
-                Command::Config(_) | Command::Bench(_) | Command::Profiles(_) => {
+                Command::Config(_)
+                | Command::Bench(_)
+                | Command::Profiles(_)
+                | Command::Migrate => {
                     unreachable!("handled above")
                 }
             }

@@ -182,12 +182,15 @@ impl Default for WebSettings {
 pub struct DatabaseSettings {
     /// Empty: the SQLite file in the data directory. `postgres://…` selects Postgres.
     pub url: String,
+    /// A file whose first line is the URL (a mounted secret), used when `url` is empty.
+    pub url_file: String,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseSettings")
             .field("url", &redact_url_password(&self.url))
+            .field("url_file", &self.url_file)
             .finish()
     }
 }
@@ -688,9 +691,15 @@ impl Layers {
         for (path, value) in self.flags {
             set_path(&mut merged, &path, value);
         }
-        let settings: Settings = merged
+        let mut settings: Settings = merged
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
+        if settings.database.url.is_empty() && !settings.database.url_file.is_empty() {
+            let f = &settings.database.url_file;
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| ConfigError::Invalid(format!("database.url_file {f}: {e}")))?;
+            settings.database.url = text.lines().next().unwrap_or("").trim().to_string();
+        }
         settings.validate()?;
         Ok(settings)
     }

@@ -129,8 +129,9 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// Records one more object of a complete snapshot (its timestamp token),
     /// replacing one of the same name.
     async fn add_artifact(&self, capture_id: &str, a: &ArtifactRecord) -> Result<(), DbError>;
-    /// Complete snapshots with a stored manifest but no `manifest.tsr`, oldest first.
-    async fn untimestamped(&self, limit: i64) -> Result<Vec<String>, DbError>;
+    /// Complete snapshots with a stored manifest but no `manifest.tsr`, in
+    /// id order (oldest first) from after the id `after` (`""`: the first).
+    async fn untimestamped(&self, after: &str, limit: i64) -> Result<Vec<String>, DbError>;
 
     // ----- jobs -----
     /// Queues a job, or joins the channel's queued or running job (its

@@ -134,7 +134,11 @@ fn request_der(sha256: &[u8], nonce: u64) -> Result<Vec<u8>, TimestampError> {
 
 /// Asks the TSA to timestamp a SHA-256 digest; returns its whole answer,
 /// checked against the digest and nonce (and the chain, with a CA file).
-pub async fn request(s: &TimestampSettings, sha256: &[u8]) -> Result<Vec<u8>, TimestampError> {
+pub async fn request(
+    s: &TimestampSettings,
+    sha256: &[u8],
+    anchors: Option<&[Certificate]>,
+) -> Result<Vec<u8>, TimestampError> {
     // A positive 63-bit nonce from the clock and a ULID's randomness.
     let nonce = (ulid::Ulid::new().random() as u64) & 0x7fff_ffff_ffff_ffff;
     let body = request_der(sha256, nonce)?;
@@ -161,8 +165,7 @@ pub async fn request(s: &TimestampSettings, sha256: &[u8]) -> Result<Vec<u8>, Ti
         .await
         .map_err(|e| unreachable(e.to_string()))?
         .to_vec();
-    let anchors = trust_anchors(s)?;
-    let v = verify(&bytes, sha256, anchors.as_deref(), Some(nonce))?;
+    let v = verify(&bytes, sha256, anchors, Some(nonce))?;
     tracing::debug!(gen_time = %v.gen_time, serial = %v.serial, "timestamped");
     Ok(bytes)
 }
@@ -209,6 +212,43 @@ fn check_rsa(
         other => return Err(invalid(format!("unsupported signature algorithm {other}"))),
     };
     ok.map_err(|_| invalid("the signature does not match"))
+}
+
+/// Whether `issuer` may sign certificates `below` intermediates above an
+/// end entity: a CA by its basic constraints (and their path length), with
+/// keyCertSign where it states its key usage.
+fn may_issue(issuer: &Certificate, below: usize) -> Result<(), TimestampError> {
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+    let name = &issuer.tbs_certificate.subject;
+    let bc = issuer
+        .tbs_certificate
+        .get::<BasicConstraints>()
+        .map_err(invalid)?
+        .map(|(_, bc)| bc);
+    match bc {
+        Some(bc) if bc.ca => {
+            if let Some(max) = bc.path_len_constraint {
+                if below > usize::from(max) {
+                    return Err(invalid(format!(
+                        "{name} may not issue: its path length allows {max} intermediates below it"
+                    )));
+                }
+            }
+        }
+        _ => {
+            return Err(invalid(format!(
+                "{name} may not issue certificates: it is not a CA (basicConstraints)"
+            )))
+        }
+    }
+    if let Some((_, ku)) = issuer.tbs_certificate.get::<KeyUsage>().map_err(invalid)? {
+        if !ku.0.contains(KeyUsages::KeyCertSign) {
+            return Err(invalid(format!(
+                "{name} may not issue certificates: its key usage lacks keyCertSign"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn valid_at(cert: &Certificate, t: std::time::Duration) -> Result<(), TimestampError> {
@@ -406,6 +446,7 @@ pub fn verify(
                             signer.tbs_certificate.subject
                         ))
                     })?;
+                may_issue(issuer, depth)?;
                 let tbs = cert.tbs_certificate.to_der().map_err(invalid)?;
                 check_rsa(
                     issuer,
@@ -446,22 +487,26 @@ pub fn verify(
 
 /// Timestamps the stored manifest of snapshot `id`, whose database record is
 /// `manifest`, and stores and records the token. `file` is a scratch path.
+/// Each token gets a key of its own, so two stampers racing for one snapshot
+/// never overwrite each other: the record names the one that counts.
 pub async fn stamp(
     bevara: &Bevara,
     id: &str,
     channel: &str,
     manifest: &ArtifactRecord,
     retention: Option<&Retention>,
+    anchors: Option<&[Certificate]>,
     file: &Path,
 ) -> Result<ArtifactRecord, TimestampError> {
     let s = &bevara.settings().timestamp;
     let sha = hex::decode(&manifest.sha256).map_err(invalid)?;
-    let token = request(s, &sha).await?;
+    let token = request(s, &sha, anchors).await?;
     std::fs::write(file, &token).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let digest = crate::store::sha256_file(file).map_err(|e| invalid(e.to_string()))?;
+    let unique = format!("manifest-{}.tsr", ulid::Ulid::new());
     let key = match manifest.key.rsplit_once('/') {
-        Some((prefix, _)) => format!("{prefix}/{TOKEN_NAME}"),
-        None => TOKEN_NAME.to_string(),
+        Some((prefix, _)) => format!("{prefix}/{unique}"),
+        None => unique,
     };
     let meta = PutMeta {
         media_type: TOKEN_MEDIA_TYPE,
@@ -492,7 +537,14 @@ pub async fn stamp(
         height: None,
         version_id: stored.version_id,
     };
-    bevara.db().add_artifact(id, &rec).await?;
+    if let Err(e) = bevara.db().add_artifact(id, &rec).await {
+        // Disposed of meanwhile, or the database is down: leave no stray object.
+        let _ = bevara
+            .store()
+            .delete_version(&rec.key, rec.version_id.as_deref())
+            .await;
+        return Err(e.into());
+    }
     Ok(rec)
 }
 
@@ -505,53 +557,88 @@ pub struct CatchUp {
 }
 
 /// Timestamps up to `limit` complete snapshots whose manifest has no token
-/// yet (the TSA was down, or timestamps were turned on later). The stored
-/// manifest is read back first: a token is only given to the manifest the
-/// database recorded.
-pub async fn catch_up(bevara: &Bevara, limit: i64) -> Result<CatchUp, TimestampError> {
+/// yet (the TSA was down, or timestamps were turned on later), oldest
+/// first. The stored manifest is read back first: a token is only given to
+/// the manifest the database recorded; one that does not match is skipped
+/// (`verify` names it) and the next is tried. A TSA that does not answer,
+/// refuses or sends a token that does not hold ends the round: the rest
+/// would fail the same way, and a paid TSA is not asked in vain. Snapshots
+/// completed less than `grace_secs` ago are left to the stamp their own
+/// upload takes (the worker waits; a person running `timestamp sync` need not).
+pub async fn catch_up(
+    bevara: &Bevara,
+    limit: i64,
+    grace_secs: i64,
+) -> Result<CatchUp, TimestampError> {
     let mut out = CatchUp::default();
     if bevara.settings().timestamp.tsa_url.is_empty() {
         return Ok(out);
     }
+    let anchors = trust_anchors(&bevara.settings().timestamp)?;
     let scratch = tempfile::tempdir().map_err(|e| invalid(e.to_string()))?;
-    for id in bevara.db().untimestamped(limit).await? {
-        let rec = bevara.db().capture(&id).await?;
-        let arts = bevara.db().artifacts(&id).await?;
-        let Some(m) = arts.iter().find(|a| a.name == "manifest.json") else {
-            continue;
-        };
-        match bevara.store().digest(&m.key, m.version_id.as_deref()).await {
-            Ok(d) if d.sha256 == m.sha256 => {}
-            Ok(_) => {
-                out.left.push((
-                    id,
-                    "the stored manifest does not match its record; run verify".into(),
-                ));
-                continue;
-            }
-            Err(e) => {
-                out.left.push((id, e.to_string()));
-                continue;
-            }
+    let mut after = String::new();
+    'pages: loop {
+        let page = bevara.db().untimestamped(&after, 50).await?;
+        if page.is_empty() {
+            break;
         }
-        let retention = retention_of(bevara, &rec).await;
-        match stamp(
-            bevara,
-            &id,
-            &rec.channel_id,
-            m,
-            retention.as_ref(),
-            &scratch.path().join(TOKEN_NAME),
-        )
-        .await
-        {
-            Ok(_) => out.stamped.push(id),
-            Err(e @ TimestampError::Unreachable { .. }) => {
-                // The TSA is down: the rest would fail the same way.
-                out.left.push((id, e.to_string()));
-                break;
+        for id in page {
+            after = id.clone();
+            if out.stamped.len() as i64 >= limit {
+                break 'pages;
             }
-            Err(e) => out.left.push((id, e.to_string())),
+            let rec = bevara.db().capture(&id).await?;
+            if rec
+                .finished_at
+                .is_some_and(|t| (Utc::now() - t).num_seconds() < grace_secs)
+            {
+                continue;
+            }
+            let arts = bevara.db().artifacts(&id).await?;
+            if arts.iter().any(|a| a.name == TOKEN_NAME) {
+                continue;
+            }
+            let Some(m) = arts.iter().find(|a| a.name == "manifest.json") else {
+                continue;
+            };
+            match bevara.store().digest(&m.key, m.version_id.as_deref()).await {
+                Ok(d) if d.sha256 == m.sha256 => {}
+                Ok(_) => {
+                    out.left.push((
+                        id,
+                        "the stored manifest does not match its record; run verify".into(),
+                    ));
+                    continue;
+                }
+                Err(crate::store::StoreError::NotFound(_)) => {
+                    out.left
+                        .push((id, "the stored manifest is missing; run verify".into()));
+                    continue;
+                }
+                Err(e) => {
+                    out.left.push((id, e.to_string()));
+                    break 'pages;
+                }
+            }
+            let retention = retention_of(bevara, &rec).await;
+            match stamp(
+                bevara,
+                &id,
+                &rec.channel_id,
+                m,
+                retention.as_ref(),
+                anchors.as_deref(),
+                &scratch.path().join(TOKEN_NAME),
+            )
+            .await
+            {
+                Ok(_) => out.stamped.push(id),
+                Err(TimestampError::Db(crate::db::DbError::NoCapture(_))) => {}
+                Err(e) => {
+                    out.left.push((id, e.to_string()));
+                    break 'pages;
+                }
+            }
         }
     }
     Ok(out)

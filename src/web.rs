@@ -369,6 +369,7 @@ impl FromRequestParts<App> for Caller {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
         .route("/api/v1/channels", get(list_channels).post(add_channel))
         .route("/api/v1/channels/{id}", get(show_channel))
         .route("/api/v1/channels/{id}/close", post(close_channel))
@@ -399,6 +400,18 @@ pub fn router(app: App) -> Router {
             ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
         })
         .with_state(app)
+}
+
+/// Ready when the database answers (a load balancer sends nobody here before).
+async fn readyz(State(b): State<Bevara>) -> Response {
+    match b.db().ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the database does not answer: {e}\n"),
+        )
+            .into_response(),
+    }
 }
 
 /// Binds `web.listen`, so a port already taken is an error at start.

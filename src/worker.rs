@@ -389,9 +389,9 @@ async fn sync_loop(bevara: Bevara, metrics: Arc<Metrics>, base: Duration) {
         for (id, why) in &r.left {
             tracing::warn!(snapshot = %id, reason = %why, next_try_secs = wait.as_secs(), "upload still pending");
         }
-        // Manifests the TSA did not stamp at completion, a few per round.
-        let mut stamps_left = false;
-        match crate::timestamp::catch_up(&bevara, 20).await {
+        // Manifests the TSA did not stamp at completion, a few per round
+        // (they do not slow the uploads' retries).
+        match crate::timestamp::catch_up(&bevara, 20, 120).await {
             Ok(t) => {
                 if !t.stamped.is_empty() {
                     tracing::info!(stamped = t.stamped.len(), "late timestamps stored");
@@ -399,11 +399,10 @@ async fn sync_loop(bevara: Bevara, metrics: Arc<Metrics>, base: Duration) {
                 for (id, why) in &t.left {
                     tracing::warn!(snapshot = %id, reason = %why, "not timestamped yet");
                 }
-                stamps_left = !t.left.is_empty();
             }
             Err(e) => tracing::warn!(error = %e, "timestamp catch-up failed"),
         }
-        wait = if r.left.is_empty() && !stamps_left {
+        wait = if r.left.is_empty() {
             base
         } else {
             (wait * 2).min(Duration::from_secs(3600))

@@ -173,6 +173,19 @@ fn openssl_verifies(dir: &Path, data: &Path, token: &Path, ca: &str) -> bool {
         .success()
 }
 
+/// Puts `token` in place of snapshot `id`'s stored token, with a record that
+/// matches it: only what the token says can give it away.
+async fn put_token(d: &Path, id: &str, token: &[u8]) {
+    let b = common::open(&d.join("data")).await;
+    let arts = b.db().artifacts(id).await.unwrap();
+    let mut t = arts.into_iter().find(|a| a.name == "manifest.tsr").unwrap();
+    use sha2::Digest;
+    t.sha256 = hex::encode(sha2::Sha256::digest(token));
+    t.bytes = token.len() as i64;
+    std::fs::write(d.join("data/objects").join(&t.key), token).unwrap();
+    b.db().add_artifact(id, &t).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifests_are_timestamped_and_checked() {
     let site = common::serve().await;
@@ -292,22 +305,95 @@ async fn manifests_are_timestamped_and_checked() {
             "forged.tsr",
         ],
     );
-    {
-        let b = common::open(&d.join("data")).await;
-        let arts = b.db().artifacts(&first).await.unwrap();
-        let mut t = arts.into_iter().find(|a| a.name == "manifest.tsr").unwrap();
-        let forged = std::fs::read(pkid.join("forged.tsr")).unwrap();
-        use sha2::Digest;
-        t.sha256 = hex::encode(sha2::Sha256::digest(&forged));
-        t.bytes = forged.len() as i64;
-        let path = d.join("data/objects").join(&t.key);
-        std::fs::write(&path, &forged).unwrap();
-        b.db().add_artifact(&first, &t).await.unwrap();
-    }
+    put_token(d, &first, &std::fs::read(pkid.join("forged.tsr")).unwrap()).await;
     let r = bevara(d, &env, &["verify", &first]).await;
     assert_eq!(r.code, 8, "{}{}", r.stdout, r.stderr);
     assert!(
         format!("{}{}", r.stdout, r.stderr).contains("imprint is not the manifest's SHA-256"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+
+    // A TSA certificate issued by a certificate that is no CA (the real TSA's,
+    // which has CA:FALSE) does not chain, however the names line up.
+    openssl(
+        &pkid,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rogue.key",
+            "-out",
+            "rogue.csr",
+            "-subj",
+            "/CN=Rogue TSA",
+        ],
+    );
+    openssl(
+        &pkid,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "rogue.csr",
+            "-CA",
+            "tsa.pem",
+            "-CAkey",
+            "tsa.key",
+            "-CAcreateserial",
+            "-out",
+            "rogue.pem",
+            "-days",
+            "30",
+            "-extfile",
+            "tsa.ext",
+        ],
+    );
+    let chain = [
+        std::fs::read_to_string(pkid.join("rogue.pem")).unwrap(),
+        std::fs::read_to_string(pkid.join("tsa.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(pkid.join("rogue-chain.pem"), chain).unwrap();
+    let cnf = std::fs::read_to_string(pkid.join("tsa.cnf"))
+        .unwrap()
+        .replace("signer_cert = $dir/tsa.pem", "signer_cert = $dir/rogue.pem")
+        .replace("certs = $dir/tsa.pem", "certs = $dir/rogue-chain.pem")
+        .replace("signer_key = $dir/tsa.key", "signer_key = $dir/rogue.key");
+    std::fs::write(pkid.join("rogue.cnf"), cnf).unwrap();
+    let q = openssl(
+        &pkid,
+        &[
+            "ts",
+            "-query",
+            "-data",
+            got.join("manifest.json").to_str().unwrap(),
+            "-sha256",
+            "-cert",
+        ],
+    );
+    std::fs::write(pkid.join("rogue.tsq"), q).unwrap();
+    openssl(
+        &pkid,
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            "rogue.cnf",
+            "-queryfile",
+            "rogue.tsq",
+            "-out",
+            "rogue.tsr",
+        ],
+    );
+    put_token(d, &first, &std::fs::read(pkid.join("rogue.tsr")).unwrap()).await;
+    let r = bevara(d, &env, &["verify", &first]).await;
+    assert_eq!(r.code, 8, "{}{}", r.stdout, r.stderr);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("it is not a CA"),
         "{}{}",
         r.stdout,
         r.stderr

@@ -43,6 +43,8 @@ struct Req {
 /// The answer's status line and headers.
 #[derive(Debug, Clone)]
 struct Resp {
+    /// The address it answers (a redirect's events may arrive out of order).
+    url: String,
     status: i64,
     status_text: String,
     headers: Vec<(String, String)>,
@@ -118,12 +120,18 @@ fn headers_of(h: &Headers) -> Vec<(String, String)> {
 
 fn resp_of(r: &Response) -> Resp {
     Resp {
+        url: r.url.clone(),
         status: r.status,
         status_text: r.status_text.clone(),
         headers: headers_of(&r.headers),
         mime: r.mime_type.clone(),
         remote_ip: r.remote_ip_address.clone(),
     }
+}
+
+/// The same address, fragments aside.
+fn same_url(a: &str, b: &str) -> bool {
+    a.split('#').next() == b.split('#').next()
 }
 
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
@@ -133,10 +141,10 @@ fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 /// Once an exchange has its request, its answer and its end, its body is
 /// read (or, over the cap, noted as missing).
 fn advance(sh: &Arc<Shared>, st: &mut State, id: &str) {
-    let ready = st
-        .pending
-        .get(id)
-        .is_some_and(|p| p.req.is_some() && p.resp.is_some() && p.finished.is_some());
+    let ready = st.pending.get(id).is_some_and(|p| match (&p.req, &p.resp) {
+        (Some(q), Some(r)) => p.finished.is_some() && same_url(&q.url, &r.url),
+        _ => false,
+    });
     if !ready {
         return;
     }
@@ -175,9 +183,32 @@ fn advance(sh: &Arc<Shared>, st: &mut State, id: &str) {
             Ok(Ok(r)) => Some(r.result.body.clone().into_bytes()),
             _ => None,
         };
+        // Decoded, a body may be far larger than on the wire.
+        if bytes.as_ref().is_some_and(|b| b.len() as u64 > sh2.cap) {
+            let mut st = lock(&sh2.state);
+            st.missing
+                .push(format!("{} (larger than the cap once decoded)", req.url));
+            st.done.push(Exchange {
+                req,
+                resp,
+                body: None,
+            });
+            return;
+        }
+        // Written before the lock is taken: the listeners are not held up.
+        let written = match bytes {
+            Some(b) => {
+                let p = path.clone();
+                tokio::task::spawn_blocking(move || std::fs::write(&p, b))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            None => None,
+        };
         let mut st = lock(&sh2.state);
-        match bytes.map(|b| std::fs::write(&path, b)) {
-            Some(Ok(())) => st.done.push(Exchange {
+        match written {
+            Some(()) => st.done.push(Exchange {
                 req,
                 resp,
                 body: Some(path),
@@ -270,17 +301,27 @@ impl NetLog {
                 };
                 let id = ev.request_id.inner().clone();
                 let mut st = lock(&sh.state);
-                // A redirect: the hop before ends here, without a body.
+                // A redirect: the hop before ends here, without a body. An
+                // answer or end already seen for the new address stays.
                 if let Some(redirect) = &ev.redirect_response {
-                    if let Some(Partial {
-                        req: Some(prev), ..
-                    }) = st.pending.remove(&id)
-                    {
-                        st.done.push(Exchange {
-                            req: prev,
-                            resp: resp_of(redirect),
-                            body: None,
-                        });
+                    if let Some(old) = st.pending.remove(&id) {
+                        let mut next = Partial::default();
+                        if old
+                            .resp
+                            .as_ref()
+                            .is_some_and(|r| same_url(&r.url, &req.url))
+                        {
+                            next.resp = old.resp;
+                            next.finished = old.finished;
+                        }
+                        if let Some(prev) = old.req {
+                            st.done.push(Exchange {
+                                req: prev,
+                                resp: resp_of(redirect),
+                                body: None,
+                            });
+                        }
+                        st.pending.insert(id.clone(), next);
                     }
                 }
                 st.pending.entry(id.clone()).or_default().req = Some(req);
@@ -430,8 +471,11 @@ pub fn surt(url: &str) -> String {
     s.push(')');
     s.push_str(&u.path().to_ascii_lowercase());
     if let Some(q) = u.query() {
+        // Arguments sorted, as replay canonicalizes them before looking up.
+        let mut args: Vec<String> = q.split('&').map(str::to_ascii_lowercase).collect();
+        args.sort();
         s.push('?');
-        s.push_str(&q.to_ascii_lowercase());
+        s.push_str(&args.join("&"));
     }
     s
 }
@@ -538,7 +582,7 @@ fn write_wacz(
             &rblock,
         )?;
         let ts = e.req.at.format("%Y%m%d%H%M%S").to_string();
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "url": e.req.url,
             "mime": e.resp.mime,
             "status": e.resp.status.to_string(),
@@ -547,7 +591,23 @@ fn write_wacz(
             "offset": start.to_string(),
             "filename": "data.warc.gz",
         });
-        cdx.push(format!("{} {ts} {line}", surt(&e.req.url)));
+        // A POST (or other method with a body) is looked up by its body too,
+        // as pywb and ReplayWeb.page do: the key gets __wb_method and
+        // __wb_post_data, so answers to one endpoint do not collide.
+        let key = if e.req.method.eq_ignore_ascii_case("GET") {
+            surt(&e.req.url)
+        } else {
+            let extra = format!(
+                "__wb_method={}&__wb_post_data={}",
+                e.req.method.to_ascii_lowercase(),
+                base64::engine::general_purpose::STANDARD.encode(&e.req.body)
+            );
+            line["method"] = serde_json::json!(e.req.method.to_ascii_uppercase());
+            line["requestBody"] = serde_json::json!(extra);
+            let sep = if e.req.url.contains('?') { '&' } else { '?' };
+            surt(&format!("{}{sep}{extra}", e.req.url))
+        };
+        cdx.push(format!("{key} {ts} {line}"));
         stats.responses += 1;
         stats.bytes += body.len() as u64;
     }
@@ -570,18 +630,22 @@ fn write_wacz(
         );
         jsonl.push('\n');
     }
-    let warc_bytes = std::fs::read(&warc_path)?;
+    // The WARC is hashed and copied from disk, never held in memory.
+    let warc_digest = crate::store::sha256_file(&warc_path)?;
     let files: Vec<(&str, &str, &[u8])> = vec![
-        ("data.warc.gz", "archive/data.warc.gz", &warc_bytes),
         ("index.cdx", "indexes/index.cdx", &index),
         ("pages.jsonl", "pages/pages.jsonl", jsonl.as_bytes()),
     ];
-    let resources: Vec<serde_json::Value> = files
-        .iter()
-        .map(|(name, path, b)| {
-            serde_json::json!({"name": name, "path": path, "hash": sha256_label(b), "bytes": b.len()})
-        })
-        .collect();
+    let resources: Vec<serde_json::Value> = std::iter::once(serde_json::json!({
+        "name": "data.warc.gz",
+        "path": "archive/data.warc.gz",
+        "hash": format!("sha256:{}", warc_digest.sha256),
+        "bytes": warc_digest.bytes,
+    }))
+    .chain(files.iter().map(|(name, path, b)| {
+        serde_json::json!({"name": name, "path": path, "hash": sha256_label(b), "bytes": b.len()})
+    }))
+    .collect();
     let created = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
     let datapackage = serde_json::to_vec_pretty(&serde_json::json!({
         "profile": "data-package",
@@ -601,7 +665,10 @@ fn write_wacz(
     let mut z = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(out)?));
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
-        .large_file(warc_bytes.len() as u64 > u32::MAX as u64 / 2);
+        .large_file(warc_digest.bytes > u32::MAX as u64 / 2);
+    z.start_file("archive/data.warc.gz", opts)
+        .map_err(std::io::Error::other)?;
+    std::io::copy(&mut std::fs::File::open(&warc_path)?, &mut z)?;
     for (_, path, b) in &files {
         z.start_file(*path, opts).map_err(std::io::Error::other)?;
         z.write_all(b)?;
@@ -643,6 +710,7 @@ mod tests {
             surt("https://www.Sala.se/Nyheter?id=3"),
             "se,sala)/nyheter?id=3"
         );
+        assert_eq!(surt("http://a.se/s?b=2&a=1"), "se,a)/s?a=1&b=2");
         assert_eq!(
             surt("http://127.0.0.1:8080/site/feed.html"),
             "127.0.0.1:8080)/site/feed.html"

@@ -44,7 +44,7 @@ pub async fn run(bevara: &Bevara, cmd: TimestampCmd) -> ExitCode {
                     "no time-stamping authority: set timestamp.tsa_url (BEVARA_TIMESTAMP_TSA_URL)",
                 );
             }
-            match timestamp::catch_up(bevara, limit).await {
+            match timestamp::catch_up(bevara, limit, 0).await {
                 Ok(r) => {
                     if json {
                         println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());

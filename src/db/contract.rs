@@ -705,8 +705,10 @@ pub async fn timestamp_tokens(db: &Db) {
             .unwrap();
         }
     }
-    assert_eq!(db.untimestamped(10).await.unwrap(), vec!["01A", "01B"]);
-    assert_eq!(db.untimestamped(1).await.unwrap(), vec!["01A"]);
+    assert_eq!(db.untimestamped("", 10).await.unwrap(), vec!["01A", "01B"]);
+    assert_eq!(db.untimestamped("", 1).await.unwrap(), vec!["01A"]);
+    assert_eq!(db.untimestamped("01A", 10).await.unwrap(), vec!["01B"]);
+    assert!(db.untimestamped("", -1).await.unwrap().is_empty());
     db.add_artifact("01A", &artifact("manifest.tsr"))
         .await
         .unwrap();
@@ -723,7 +725,7 @@ pub async fn timestamp_tokens(db: &Db) {
             .bytes,
         11
     );
-    assert_eq!(db.untimestamped(10).await.unwrap(), vec!["01B"]);
+    assert_eq!(db.untimestamped("", 10).await.unwrap(), vec!["01B"]);
     assert!(matches!(
         db.add_artifact("01C", &artifact("manifest.tsr")).await,
         Err(DbError::NoCapture(_))

@@ -534,15 +534,17 @@ impl Repository for SqliteRepo {
         tx.commit().await.map_err(q("commit"))
     }
 
-    async fn untimestamped(&self, limit: i64) -> Result<Vec<String>, DbError> {
+    async fn untimestamped(&self, after: &str, limit: i64) -> Result<Vec<String>, DbError> {
         sqlx::query_scalar(
             "SELECT c.id FROM captures c
              WHERE c.state = 'complete'
                AND EXISTS (SELECT 1 FROM artifacts a WHERE a.capture_id = c.id AND a.name = 'manifest.json')
                AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.capture_id = c.id AND a.name = 'manifest.tsr')
+               AND c.id > ?
              ORDER BY c.id LIMIT ?",
         )
-        .bind(limit)
+        .bind(after)
+        .bind(limit.max(0))
         .fetch_all(&self.pool)
         .await
         .map_err(q("list untimestamped"))

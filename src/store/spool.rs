@@ -267,9 +267,22 @@ pub async fn upload(
     if !bevara.settings().timestamp.tsa_url.is_empty() {
         let rec: crate::db::ArtifactRecord = (&entry).into();
         let scratch = dir.join(crate::timestamp::TOKEN_NAME);
-        if let Err(e) =
-            crate::timestamp::stamp(bevara, id, &channel, &rec, retention.as_ref(), &scratch).await
-        {
+        let stamped = match crate::timestamp::trust_anchors(&bevara.settings().timestamp) {
+            Ok(anchors) => {
+                crate::timestamp::stamp(
+                    bevara,
+                    id,
+                    &channel,
+                    &rec,
+                    retention.as_ref(),
+                    anchors.as_deref(),
+                    &scratch,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stamped {
             tracing::warn!(snapshot = id, error = %e, "the snapshot is complete but not timestamped yet; the worker or `bevara timestamp sync` tries again");
         }
     }

@@ -288,7 +288,14 @@ struct Next {
 /// Only paths on this site are followed after sign-in.
 pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -1121,11 +1128,7 @@ async fn lift_hold(
         .await
         .map_err(page_err(v.lang))?;
     // Back to the page the form was on; only a path of ours.
-    let back = if f.back.starts_with('/') && !f.back.starts_with("//") {
-        f.back
-    } else {
-        "/".into()
-    };
+    let back = safe_next(Some(&f.back));
     Ok(Redirect::to(&format!("{back}#delivery")).into_response())
 }
 
