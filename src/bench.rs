@@ -4,6 +4,7 @@
 //! guard and the queue.
 
 pub mod bigfeed;
+pub mod capacity;
 pub mod capture;
 pub mod export;
 pub mod guard;

@@ -57,6 +57,8 @@ pub struct CaptureRun {
     pub bevara_cpu_secs: f64,
     pub chromium_cpu_secs: f64,
     pub encoder_cpu_secs: Option<f64>,
+    /// What the snapshot's artifacts take in the store.
+    pub artifact_bytes: u64,
     pub warnings: Vec<String>,
 }
 
@@ -427,6 +429,7 @@ async fn one(
         bevara_cpu_secs,
         chromium_cpu_secs,
         encoder_cpu_secs: m.recording.as_ref().map(|r| r.encoder_cpu_secs),
+        artifact_bytes: m.artifacts.iter().map(|a| a.bytes).sum(),
         warnings: m.warnings.clone(),
     })
 }

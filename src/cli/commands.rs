@@ -109,6 +109,13 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 500)]
         mb: u64,
     },
+    /// Per-capture costs of every platform's profile, with and without the
+    /// recording, and the worker pods and storage N channels need.
+    Capacity {
+        /// The platform imitations (the repository's tests/fixtures).
+        #[arg(long, default_value = "tests/fixtures")]
+        fixtures: std::path::PathBuf,
+    },
     /// The e-archive package of one channel with many snapshots: export time,
     /// size, and the E-ARK validator's time.
     Export {
@@ -613,6 +620,15 @@ pub async fn bench(settings: &Settings, cmd: BenchCmd) -> ExitCode {
             }
             Err(e) => fail(ExitCode::Storage, e),
         },
+        BenchCmd::Capacity { fixtures } => {
+            match bevara::bench::capacity::run(settings, &fixtures).await {
+                Ok(b) => {
+                    print!("{}", bevara::bench::capacity::format(&b));
+                    ExitCode::Ok
+                }
+                Err(e) => fail(ExitCode::Failure, e),
+            }
+        }
         BenchCmd::Export { snapshots } => {
             match bevara::bench::export::run(settings, snapshots).await {
                 Ok(b) => {
