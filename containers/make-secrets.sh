@@ -13,5 +13,7 @@ rand() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 [ -s "$dir/s3_secret_key" ] || rand > "$dir/s3_secret_key"
 [ -s "$dir/session_key" ] || rand > "$dir/session_key"
 [ -s "$dir/web_session_key" ] || rand > "$dir/web_session_key"
-chmod 600 "$dir"/*
+# Readable inside the containers (they run as uid 10001, the files are
+# bind-mounted); the directory keeps them from other users on the host.
+chmod 644 "$dir"/*
 echo "secrets in $dir"
