@@ -149,6 +149,7 @@ fn kubernetes_manifests_are_valid_and_match_bevara() {
         "hpa.yaml",
         "migrate-job.yaml",
         "secret.example.yaml",
+        "optional/prometheus-adapter-rules.yaml",
     ]
     .iter()
     .map(|f| k8s.join(f))
@@ -213,6 +214,15 @@ fn kubernetes_manifests_are_valid_and_match_bevara() {
         hpa["spec"]["metrics"][0]["external"]["metric"]["name"], "bevara_queue_depth",
         "a metric the worker exports"
     );
+    // The adapter's rule makes that metric out of what the workers export.
+    let rules = kind("ConfigMap", "prometheus-adapter-bevara")["data"]["config.yaml"]
+        .as_str()
+        .unwrap();
+    assert!(
+        rules.contains("seriesQuery: 'bevara_queue_depth'"),
+        "{rules}"
+    );
+    assert!(rules.contains("as: \"bevara_queue_depth\""), "{rules}");
     let secret = kind("Secret", "bevara");
     for f in [
         "BEVARA_DATABASE_URL_FILE",
