@@ -139,6 +139,73 @@ async fn the_traffic_is_a_valid_wacz() {
         .unwrap();
     assert!(pages.contains(&format!("\"url\":\"{feed}\"")), "{pages}");
 
+    // A POST is indexed under its body, as replay looks it up.
+    let poster = format!("http://{site}/poster");
+    let r = bevara(
+        d,
+        &[],
+        &[
+            "channel",
+            "add",
+            "fraga",
+            "--platform",
+            "web",
+            "--url",
+            &poster,
+            "--no-recording",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = bevara(
+        d,
+        &[ALLOW, ("BEVARA_CAPTURE_WACZ", "1")],
+        &["capture", "fraga"],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = common::newest_snapshot(d).await;
+    let got = d.join("got-post");
+    let r = bevara(
+        d,
+        &[],
+        &["snapshots", "get", &id, "--out", got.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o = std::process::Command::new(venv.join("bin/python"))
+        .args(["-c", READER])
+        .arg(got.join("capture.wacz"))
+        .arg("ECHO:q=hej")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let echo: serde_json::Value = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["url"].as_str().is_some_and(|u| u.ends_with("/echo")))
+        .expect("the POST's answer is recorded");
+    assert_eq!(echo["has_needle"], true, "{echo}");
+    let mut z =
+        zip::ZipArchive::new(std::fs::File::open(got.join("capture.wacz")).unwrap()).unwrap();
+    let mut index = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("indexes/index.cdx").unwrap(), &mut index)
+        .unwrap();
+    let line = index.lines().find(|l| l.contains("/echo")).unwrap();
+    // base64("q=hej") is cT1oZWo=
+    assert!(
+        line.starts_with(&format!(
+            "127.0.0.1:{})/echo?__wb_method=post&__wb_post_data=ct1ozwo=",
+            site.port()
+        )),
+        "{line}"
+    );
+    assert!(line.contains("\"method\":\"POST\""), "{line}");
+    assert!(
+        line.contains("\"requestBody\":\"__wb_method=post&__wb_post_data=cT1oZWo=\""),
+        "{line}"
+    );
+
     // A body cap of 0: nothing is kept, and the manifest says so.
     let (wacz, manifest) = capture_wacz(
         d,

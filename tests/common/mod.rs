@@ -156,6 +156,8 @@ fn classic_post(query: Option<String>) -> Html<String> {
     ))
 }
 
+const POSTER: &str = "<!doctype html><meta charset=utf-8><title>Fråga</title><h1>Fråga</h1><p id=a>…</p><script>fetch('/echo', {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded'}, body: 'q=hej'}).then(r => r.text()).then(t => { document.getElementById('a').textContent = t; });</script>";
+
 /// A login wall as Facebook shows it to visitors without a session.
 const LOGIN_WALL: &str = "<!doctype html><meta charset=utf-8><title>Facebook</title><h1>Du måste logga in för att fortsätta.</h1><form><input name=email><button>Logga in</button></form>";
 
@@ -184,6 +186,12 @@ pub fn fixture_router() -> Router {
         )
         .route("/tall/{h}", get(|UrlPath(h): UrlPath<u64>| async move { Html(bevara::bench::tall_page_html(h)) }))
         .route("/endless", get(|| async { Html(ENDLESS) }))
+        // A page that asks its server with a POST and shows the answer.
+        .route("/poster", get(|| async { Html(POSTER) }))
+        .route(
+            "/echo",
+            axum::routing::post(|body: String| async move { format!("ECHO:{body}") }),
+        )
         // Accepts the connection and never answers.
         .route("/hang", get(std::future::pending::<&'static str>))
         // The document arrives, an image never does: no load event.
