@@ -96,13 +96,7 @@ pub async fn get(bevara: &Bevara, id: &str, out: &Path) -> Result<Vec<PathBuf>, 
         written.push(dst);
     }
     // The manifest's trusted timestamp, for `openssl ts -verify -data manifest.json -in manifest.tsr`.
-    if let Some(t) = bevara
-        .db()
-        .artifacts(id)
-        .await?
-        .into_iter()
-        .find(|a| a.name == crate::timestamp::TOKEN_NAME)
-    {
+    if let Some(t) = crate::timestamp::token(bevara, id).await? {
         let dst = out.join(crate::timestamp::TOKEN_NAME);
         bevara.store().get_to_file(&t.key, &dst).await?;
         written.push(dst);
@@ -245,28 +239,10 @@ async fn check_token(
     token: &crate::db::ArtifactRecord,
     sha256: &str,
 ) -> Option<String> {
-    let bytes = match bevara.store().get_bytes(&token.key).await {
-        Ok(b) => b,
-        Err(e) => return Some(format!("cannot read: {e}")),
-    };
-    {
-        use sha2::Digest;
-        if hex::encode(sha2::Sha256::digest(&bytes)) != token.sha256 {
-            return Some("the newest version of the token is not the one recorded".into());
-        }
-    }
-    let anchors = match crate::timestamp::trust_anchors(&bevara.settings().timestamp) {
-        Ok(a) => a,
-        Err(e) => return Some(e.to_string()),
-    };
-    let digest = match hex::decode(sha256) {
-        Ok(d) => d,
-        Err(e) => return Some(format!("the manifest's recorded SHA-256 is not hex: {e}")),
-    };
-    match crate::timestamp::verify(&bytes, &digest, anchors.as_deref(), None) {
-        Ok(_) => None,
-        Err(e) => Some(e.to_string()),
-    }
+    crate::timestamp::check_stored(bevara, token, sha256)
+        .await
+        .err()
+        .map(|e| e.to_string())
 }
 
 async fn compare(

@@ -597,13 +597,7 @@ async fn write_representation(
         )?);
     }
     // The manifest's trusted timestamp, where one was taken.
-    if let Some(t) = bevara
-        .db()
-        .artifacts(id)
-        .await?
-        .into_iter()
-        .find(|a| a.name == crate::timestamp::TOKEN_NAME)
-    {
+    if let Some(t) = crate::timestamp::token(bevara, id).await? {
         let p = other.join(crate::timestamp::TOKEN_NAME);
         bevara
             .store()

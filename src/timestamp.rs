@@ -70,6 +70,38 @@ fn invalid(why: impl std::fmt::Display) -> TimestampError {
     TimestampError::Invalid(why.to_string())
 }
 
+/// The database record of snapshot `id`'s timestamp token, if it has one.
+pub async fn token(
+    bevara: &Bevara,
+    id: &str,
+) -> Result<Option<ArtifactRecord>, crate::db::DbError> {
+    Ok(bevara
+        .db()
+        .artifacts(id)
+        .await?
+        .into_iter()
+        .find(|a| a.name == TOKEN_NAME))
+}
+
+/// Reads the stored token `token` (it must be the bytes recorded) and checks
+/// it against the manifest's recorded SHA-256 (hex) and `timestamp.ca_file`.
+pub async fn check_stored(
+    bevara: &Bevara,
+    token: &ArtifactRecord,
+    manifest_sha256: &str,
+) -> Result<Verified, TimestampError> {
+    let bytes = bevara.store().get_bytes(&token.key).await?;
+    if hex::encode(sha2::Sha256::digest(&bytes)) != token.sha256 {
+        return Err(invalid(
+            "the newest version of the token is not the one recorded",
+        ));
+    }
+    let anchors = trust_anchors(&bevara.settings().timestamp)?;
+    let digest = hex::decode(manifest_sha256)
+        .map_err(|e| invalid(format!("the manifest's recorded SHA-256 is not hex: {e}")))?;
+    verify(&bytes, &digest, anchors.as_deref(), None)
+}
+
 /// What a checked token says.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verified {

@@ -884,19 +884,13 @@ pub(crate) async fn serve_artifact(
             "application/json".to_string(),
         )
     } else if name == crate::timestamp::TOKEN_NAME {
-        let t = b
-            .db()
-            .artifacts(id)
-            .await?
-            .into_iter()
-            .find(|a| a.name == name)
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    format!("snapshot {id} has no timestamp token"),
-                )
-            })?;
+        let t = crate::timestamp::token(b, id).await?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("snapshot {id} has no timestamp token"),
+            )
+        })?;
         (t.key, t.media_type)
     } else {
         let a = manifest
@@ -1047,12 +1041,7 @@ async fn snapshot_zip(State(b): State<Bevara>, c: Caller, Path(id): Path<String>
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string())
     };
     let (rec, manifest) = crate::archive::manifest(&b, &id).await?;
-    let token = b
-        .db()
-        .artifacts(&id)
-        .await?
-        .into_iter()
-        .find(|a| a.name == crate::timestamp::TOKEN_NAME);
+    let token = crate::timestamp::token(&b, &id).await?;
     let work = tempfile::tempdir().map_err(storage)?;
     let mut files = Vec::new();
     let keys = manifest

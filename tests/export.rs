@@ -253,6 +253,27 @@ fn words(pdf: &Path) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// `entries` of a video's first stream, as ffprobe counts them.
+fn video_stream(video: &Path, entries: &str) -> String {
+    let entries = format!("stream={entries}");
+    let out = run_ok(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            &entries,
+            "-of",
+            "csv=p=0",
+            video.to_str().unwrap(),
+        ],
+    );
+    String::from_utf8_lossy(&out).trim().to_string()
+}
+
 /// A frame of a video, decoded to RGB.
 fn frame(video: &Path, n: u32) -> Vec<u8> {
     let select = format!("select=eq(n\\,{n})");
@@ -316,38 +337,8 @@ fn check_renditions(pkg: &Path, e: &serde_json::Value) {
         .map(|f| f.path())
         .find(|p| p.extension().is_some_and(|x| x == "mp4" || x == "webm"))
         .unwrap();
-    let probe = run_ok(
-        "ffprobe",
-        &[
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=codec_name,nb_read_frames",
-            "-of",
-            "csv=p=0",
-            rend.to_str().unwrap(),
-        ],
-    );
-    let probe = String::from_utf8_lossy(&probe).trim().to_string();
-    let src_probe = run_ok(
-        "ffprobe",
-        &[
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-            src.to_str().unwrap(),
-        ],
-    );
-    let frames = String::from_utf8_lossy(&src_probe).trim().to_string();
+    let probe = video_stream(&rend, "codec_name,nb_read_frames");
+    let frames = video_stream(&src, "nb_read_frames");
     assert_eq!(probe, format!("ffv1,{frames}"), "every frame, in FFV1");
     let n: u32 = frames.parse().unwrap();
     for i in [0, n / 2, n - 1] {

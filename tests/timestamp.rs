@@ -173,6 +173,38 @@ fn openssl_verifies(dir: &Path, data: &Path, token: &Path, ca: &str) -> bool {
         .success()
 }
 
+/// A TSA answer for the bytes of `data`, made directly with `openssl ts`
+/// under the TSA configuration `cnf` (files named after `name`).
+fn token_for(pki: &Path, cnf: &str, data: &Path, name: &str) -> Vec<u8> {
+    let q = openssl(
+        pki,
+        &[
+            "ts",
+            "-query",
+            "-data",
+            data.to_str().unwrap(),
+            "-sha256",
+            "-cert",
+        ],
+    );
+    let (tsq, tsr) = (format!("{name}.tsq"), format!("{name}.tsr"));
+    std::fs::write(pki.join(&tsq), q).unwrap();
+    openssl(
+        pki,
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            cnf,
+            "-queryfile",
+            &tsq,
+            "-out",
+            &tsr,
+        ],
+    );
+    std::fs::read(pki.join(&tsr)).unwrap()
+}
+
 /// Puts `token` in place of snapshot `id`'s stored token, with a record that
 /// matches it: only what the token says can give it away.
 async fn put_token(d: &Path, id: &str, token: &[u8]) {
@@ -280,32 +312,8 @@ async fn manifests_are_timestamped_and_checked() {
 
     // A token for other data, put in place of the real one with a matching
     // record, is found out by what it says, not by its checksum.
-    let forged_q = openssl(
-        &pkid,
-        &[
-            "ts",
-            "-query",
-            "-data",
-            d.join("other.json").to_str().unwrap(),
-            "-sha256",
-            "-cert",
-        ],
-    );
-    std::fs::write(pkid.join("forged.tsq"), forged_q).unwrap();
-    openssl(
-        &pkid,
-        &[
-            "ts",
-            "-reply",
-            "-config",
-            "tsa.cnf",
-            "-queryfile",
-            "forged.tsq",
-            "-out",
-            "forged.tsr",
-        ],
-    );
-    put_token(d, &first, &std::fs::read(pkid.join("forged.tsr")).unwrap()).await;
+    let forged = token_for(&pkid, "tsa.cnf", &d.join("other.json"), "forged");
+    put_token(d, &first, &forged).await;
     let r = bevara(d, &env, &["verify", &first]).await;
     assert_eq!(r.code, 8, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -364,32 +372,8 @@ async fn manifests_are_timestamped_and_checked() {
         .replace("certs = $dir/tsa.pem", "certs = $dir/rogue-chain.pem")
         .replace("signer_key = $dir/tsa.key", "signer_key = $dir/rogue.key");
     std::fs::write(pkid.join("rogue.cnf"), cnf).unwrap();
-    let q = openssl(
-        &pkid,
-        &[
-            "ts",
-            "-query",
-            "-data",
-            got.join("manifest.json").to_str().unwrap(),
-            "-sha256",
-            "-cert",
-        ],
-    );
-    std::fs::write(pkid.join("rogue.tsq"), q).unwrap();
-    openssl(
-        &pkid,
-        &[
-            "ts",
-            "-reply",
-            "-config",
-            "rogue.cnf",
-            "-queryfile",
-            "rogue.tsq",
-            "-out",
-            "rogue.tsr",
-        ],
-    );
-    put_token(d, &first, &std::fs::read(pkid.join("rogue.tsr")).unwrap()).await;
+    let rogue = token_for(&pkid, "rogue.cnf", &got.join("manifest.json"), "rogue");
+    put_token(d, &first, &rogue).await;
     let r = bevara(d, &env, &["verify", &first]).await;
     assert_eq!(r.code, 8, "{}{}", r.stdout, r.stderr);
     assert!(

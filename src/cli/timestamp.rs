@@ -80,14 +80,7 @@ pub async fn run(bevara: &Bevara, cmd: TimestampCmd) -> ExitCode {
                     format!("snapshot {snapshot} has no timestamp token"),
                 );
             };
-            let bytes = match bevara.store().get_bytes(&t.key).await {
-                Ok(b) => b,
-                Err(e) => return fail(ExitCode::Storage, e),
-            };
-            let checked = timestamp::trust_anchors(&bevara.settings().timestamp).and_then(|a| {
-                let sha = hex::decode(&m.sha256).unwrap_or_default();
-                timestamp::verify(&bytes, &sha, a.as_deref(), None)
-            });
+            let checked = timestamp::check_stored(bevara, t, &m.sha256).await;
             match checked {
                 Ok(v) if json => {
                     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
