@@ -209,6 +209,14 @@ impl NewJob {
         self.requested_by = who;
         self
     }
+
+    /// The attempts `worker.max_attempts` allows (a manual capture keeps its one).
+    pub fn attempts_from(mut self, w: &crate::config::WorkerSettings) -> Self {
+        if self.trigger.kind != TriggerKind::Manual {
+            self.max_attempts = w.max_attempts.max(1) as i64;
+        }
+        self
+    }
 }
 
 /// A job as the queue holds it.
@@ -395,6 +403,18 @@ mod tests {
     }
 
     #[test]
+    fn requested_jobs_get_the_configured_attempts_but_manual_keeps_one() {
+        let w = crate::config::WorkerSettings {
+            max_attempts: 7,
+            ..Default::default()
+        };
+        let n = |k| NewJob::new("c", k).attempts_from(&w).max_attempts;
+        assert_eq!(n(TriggerKind::AdHoc), 7);
+        assert_eq!(n(TriggerKind::Close), 7);
+        assert_eq!(n(TriggerKind::Manual), 1);
+    }
+
+    #[test]
     fn default_priorities_order_the_kinds() {
         let p = |k| NewJob::new("c", k).priority;
         assert!(p(TriggerKind::Close) > p(TriggerKind::AdHoc));
@@ -407,15 +427,17 @@ mod tests {
 /// one last capture of what the channel holds and how it looks. Returns the
 /// final capture's job, or `None` when the channel was already closed.
 pub async fn close_channel(
-    db: &crate::db::Db,
+    bevara: &crate::Bevara,
     id: &crate::registry::ChannelId,
     requested_by: Option<String>,
 ) -> Result<Option<String>, crate::db::DbError> {
+    let db = bevara.db();
     if !db.close_channel(id, Utc::now()).await? {
         return Ok(None);
     }
     let job = NewJob::new(id.as_str(), TriggerKind::Close)
         .reason(Some("final capture at closing".into()))
-        .requested_by(requested_by);
+        .requested_by(requested_by)
+        .attempts_from(&bevara.settings().worker);
     Ok(Some(db.enqueue(&job, Utc::now()).await?.job_id))
 }

@@ -725,7 +725,7 @@ pub(crate) async fn close_channel_for(
     id: &str,
 ) -> Result<Option<String>, ApiError> {
     let cid: ChannelId = id.parse().map_err(bad)?;
-    let job = crate::queue::close_channel(b.db(), &cid, Some(c.name.clone())).await?;
+    let job = crate::queue::close_channel(b, &cid, Some(c.name.clone())).await?;
     if job.is_some() {
         audit(
             b,
@@ -775,7 +775,8 @@ pub(crate) async fn request_capture_for(
     b.db().channel(id).await?;
     let job = NewJob::new(id, TriggerKind::AdHoc)
         .reason(Some(reason.clone()))
-        .requested_by(Some(c.name.clone()));
+        .requested_by(Some(c.name.clone()))
+        .attempts_from(&b.settings().worker);
     let e = b.db().enqueue(&job, Utc::now()).await?;
     audit(
         b,

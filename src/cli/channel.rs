@@ -181,8 +181,7 @@ pub async fn run(bevara: &Bevara, cmd: ChannelCmd) -> ExitCode {
                 Ok(id) => id,
                 Err(e) => return fail(ExitCode::NotFound, e),
             };
-            match bevara::queue::close_channel(bevara.db(), &id, Some(bevara::capture::os_user()))
-                .await
+            match bevara::queue::close_channel(bevara, &id, Some(bevara::capture::os_user())).await
             {
                 Ok(Some(job)) => {
                     bevara::web::audit_cli(

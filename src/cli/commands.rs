@@ -504,7 +504,8 @@ pub async fn demo(bevara: Bevara, args: DemoArgs) -> ExitCode {
 async fn demo_through_queue(bevara: &Bevara, channel: &Channel) -> ExitCode {
     let job = NewJob::new(channel.id.as_str(), TriggerKind::AdHoc)
         .reason(Some("demo".into()))
-        .requested_by(Some(os_user()));
+        .requested_by(Some(os_user()))
+        .attempts_from(&bevara.settings().worker);
     let enq = match bevara.db().enqueue(&job, Utc::now()).await {
         Ok(e) => e,
         Err(e) => return fail(db_exit(&e), e),

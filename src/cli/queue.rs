@@ -100,7 +100,8 @@ pub enum ScheduleCmd {
 pub async fn enqueue(bevara: &Bevara, args: EnqueueArgs) -> ExitCode {
     let mut job = NewJob::new(&args.channel, TriggerKind::AdHoc)
         .reason(args.reason)
-        .requested_by(Some(os_user()));
+        .requested_by(Some(os_user()))
+        .attempts_from(&bevara.settings().worker);
     if matches!(args.priority, EnqueuePriority::High) {
         job.priority = Priority::HIGH;
     }
