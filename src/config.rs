@@ -238,8 +238,11 @@ pub struct StoreSettings {
     pub spool_dir: String,
     /// New captures are refused while the spool holds this many MiB (0 = no cap).
     pub spool_max_mb: u64,
-    /// Seconds between the worker's first retries of pending uploads (doubling, at most an hour).
+    /// Seconds between the worker's first retries of pending uploads (doubling while the store refuses).
     pub sync_secs: u64,
+    /// Longest wait between retries of pending uploads: how late a store
+    /// that is back is noticed at most.
+    pub sync_max_secs: u64,
 }
 
 impl Default for StoreSettings {
@@ -260,6 +263,7 @@ impl Default for StoreSettings {
             spool_dir: String::new(),
             spool_max_mb: 20_480,
             sync_secs: 60,
+            sync_max_secs: 600,
         }
     }
 }
@@ -301,6 +305,9 @@ pub struct WorkerSettings {
     pub missed_grace_secs: u64,
     /// Address of `/healthz`, `/readyz` and `/metrics` (empty: none).
     pub listen: String,
+    /// No job is claimed while the data directory's filesystem has less free
+    /// space than this (MiB): a full disk pauses the worker, it does not fail jobs.
+    pub min_free_mb: u64,
 }
 
 impl Default for WorkerSettings {
@@ -321,6 +328,8 @@ impl Default for WorkerSettings {
             scheduler_tick_secs: 5,
             missed_grace_secs: 6 * 3600,
             listen: "127.0.0.1:9464".into(),
+            // A capture with its recording writes up to a few hundred MiB of work files.
+            min_free_mb: 512,
         }
     }
 }

@@ -27,7 +27,8 @@ pub enum ExitCode {
     Browser = 9,
     /// The capture is complete, but a budget (time, height, clicks) stopped the pass early.
     Truncated = 10,
-    /// Writing to or reading from the object store or database failed.
+    /// Writing to or reading from the object store, the database or the
+    /// local disk (work files, a full disk) failed.
     Storage = 11,
     /// ffmpeg is missing or unusable, or a required recording failed.
     Recorder = 12,
@@ -101,7 +102,7 @@ impl ExitCode {
             ExitCode::VerifyFailed => "a checksum did not match or an object is missing",
             ExitCode::Browser => "Chromium could not start or died",
             ExitCode::Truncated => "capture complete, but a budget ended the pass early",
-            ExitCode::Storage => "the object store or database failed",
+            ExitCode::Storage => "the object store, the database or the local disk failed",
             ExitCode::Recorder => "ffmpeg is missing or unusable, or a required recording failed",
             ExitCode::LoginRequired => "the page shows a login wall; import a login session",
             ExitCode::Busy => "another capture of the channel is running",

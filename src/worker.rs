@@ -71,6 +71,8 @@ pub struct WorkerState {
     pub metrics: Arc<Metrics>,
     pub owner: String,
     browser_ok: AtomicBool,
+    /// The data directory had `worker.min_free_mb` free at the last look.
+    disk_ok: AtomicBool,
 }
 
 impl WorkerState {
@@ -81,6 +83,50 @@ impl WorkerState {
     pub fn browser_ok(&self) -> bool {
         self.browser_ok.load(Ordering::SeqCst)
     }
+
+    pub fn disk_ok(&self) -> bool {
+        self.disk_ok.load(Ordering::SeqCst)
+    }
+
+    /// Looks at the data directory's free space; false (and a warning when
+    /// it turns so) while it is under `worker.min_free_mb`.
+    fn check_disk(&self) -> bool {
+        let data = &self.bevara.settings().data_dir;
+        let min = self
+            .bevara
+            .settings()
+            .worker
+            .min_free_mb
+            .saturating_mul(1 << 20);
+        let Some(free) = free_bytes(data) else {
+            return true;
+        };
+        self.metrics.data_free(free);
+        let ok = free >= min;
+        let was = self.disk_ok.swap(ok, Ordering::SeqCst);
+        if was && !ok {
+            tracing::error!(free_mb = free >> 20, min_free_mb = min >> 20, dir = %data.display(), "the data directory is almost full; no job is claimed until space is freed");
+        } else if !was && ok {
+            tracing::info!(
+                free_mb = free >> 20,
+                "the data directory has space again; claiming jobs"
+            );
+        }
+        ok
+    }
+}
+
+/// Free bytes for unprivileged writers on the filesystem holding `dir` (or
+/// its nearest existing parent); `None` when it cannot be told.
+pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if let Ok(st) = rustix::fs::statvfs(d) {
+            return Some(st.f_bavail.saturating_mul(st.f_frsize));
+        }
+        at = d.parent();
+    }
+    None
 }
 
 /// One browser for the worker, restarted when it dies or has served its captures.
@@ -140,6 +186,7 @@ pub async fn run(
         metrics: Arc::new(Metrics::new()),
         owner: owner_name("worker"),
         browser_ok: AtomicBool::new(true),
+        disk_ok: AtomicBool::new(true),
     });
     let server = if w.listen.is_empty() {
         None
@@ -166,6 +213,13 @@ pub async fn run(
             bevara.clone(),
             state.metrics.clone(),
             Duration::from_secs(settings.store.sync_secs.max(1)),
+            Duration::from_secs(
+                settings
+                    .store
+                    .sync_max_secs
+                    .max(settings.store.sync_secs)
+                    .max(1),
+            ),
         ),
         tracing::info_span!("store-sync"),
     ));
@@ -201,7 +255,10 @@ pub async fn run(
             Err(e) => tracing::warn!(error = %e, "cannot reap expired jobs"),
         }
         let mut wait = poll;
-        while tasks.len() < w.concurrency as usize {
+        // A full disk would fail every capture claimed now: leave the jobs
+        // to workers that have room.
+        let room = state.check_disk();
+        while room && tasks.len() < w.concurrency as usize {
             let browser = match slot.get(&bevara, !tasks.is_empty()).await {
                 Ok(b) => {
                     state.set_browser_ok(true);
@@ -366,9 +423,9 @@ async fn stop_reached(bevara: &Bevara, stop: &StopWhen) -> bool {
 }
 
 /// Stores what waits in the spool: at start (a killed run's uploads), then
-/// every `base`, backing off (doubling, at most an hour) while the store
+/// every `base`, backing off (doubling, at most `max`) while the store
 /// refuses; and timestamps the manifests a TSA did not stamp in time.
-async fn sync_loop(bevara: Bevara, metrics: Arc<Metrics>, base: Duration) {
+async fn sync_loop(bevara: Bevara, metrics: Arc<Metrics>, base: Duration, max: Duration) {
     let mut wait = base;
     loop {
         let r = crate::store::spool::sync(&bevara).await;
@@ -405,7 +462,7 @@ async fn sync_loop(bevara: Bevara, metrics: Arc<Metrics>, base: Duration) {
         wait = if r.left.is_empty() {
             base
         } else {
-            (wait * 2).min(Duration::from_secs(3600))
+            (wait * 2).min(max)
         };
         tokio::time::sleep(wait).await;
     }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::procs::{descendants, free_port, signal, wait_until};
+
 use bevara::db::{CaptureFilter, CaptureState, Db};
 use bevara::queue::{JobStatus, NewJob, TriggerKind};
 use std::path::{Path, PathBuf};
@@ -93,37 +95,6 @@ async fn register(db: &Db, id: &str, url: &str) {
     let mut c = common::channel(id, url);
     c.platform = bevara::Platform::Web;
     db.add_channel(&c).await.unwrap();
-}
-
-/// Polls `f` every 200 ms until it holds, or panics after `secs`.
-async fn wait_until<F, Fut>(secs: u64, what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f().await {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn signal(child: &Child, sig: &str, group: bool) {
-    let pid = child.id().expect("running") as i32;
-    let target = if group {
-        format!("-{pid}")
-    } else {
-        pid.to_string()
-    };
-    let ok = std::process::Command::new("kill")
-        .args([&format!("-{sig}"), "--", &target])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} {target}");
 }
 
 /// The channel `endless` (a feed that never ends) with a queued job: its id.
@@ -420,28 +391,6 @@ async fn enqueue_joins_a_queued_job_and_capture_refuses_a_running_one() {
     assert_eq!(unknown.status.code(), Some(3));
 }
 
-/// A GET over a plain TCP connection: status and body.
-async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn health_readiness_metrics_and_json_logs() {
     let place = sqlite_place();
@@ -456,18 +405,21 @@ async fn health_readiness_metrics_and_json_logs() {
     ];
     let mut w = place.worker(&env, &log);
     wait_until(30, "/healthz", || async {
-        http_get(&listen, "/healthz").await.map(|r| r.0) == Some(200)
+        common::http::get_text(&listen, "/healthz")
+            .await
+            .map(|r| r.0)
+            == Some(200)
     })
     .await;
     wait_until(90, "both jobs done", || async {
         db.list_jobs(Some(JobStatus::Done), 10).await.unwrap().len() == 2
     })
     .await;
-    let (status, ready) = http_get(&listen, "/readyz").await.unwrap();
+    let (status, ready) = common::http::get_text(&listen, "/readyz").await.unwrap();
     assert_eq!(status, 200, "{ready}");
     // The gauges are set each time round the loop, after the last job ended.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (status, metrics) = http_get(&listen, "/metrics").await.unwrap();
+    let (status, metrics) = common::http::get_text(&listen, "/metrics").await.unwrap();
     assert_eq!(status, 200);
     for line in [
         "bevara_captures_total{outcome=\"complete\"} 2",
@@ -666,33 +618,6 @@ async fn a_dead_browser_is_restarted_and_the_job_retried() {
     assert_eq!(caps[1].state, CaptureState::Complete, "{codes:?}");
 }
 
-/// Every descendant of `pid`, by walking each thread's children.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        let tasks = std::fs::read_dir(format!("/proc/{p}/task"))
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .map(|e| e.file_name())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        for t in tasks {
-            let t = t.to_string_lossy().into_owned();
-            for c in std::fs::read_to_string(format!("/proc/{p}/task/{t}/children"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok())
-            {
-                out.push(c);
-                todo.push(c);
-            }
-        }
-    }
-    out
-}
-
 fn environ(pid: u32) -> String {
     String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default())
         .replace('\0', "\n")
@@ -748,6 +673,48 @@ async fn no_secret_reaches_chromium_or_ffmpeg() {
     }
     assert!(seen.iter().any(|c| c.contains("chrom")), "{seen:?}");
     assert!(seen.iter().any(|c| c == "ffmpeg"), "{seen:?}");
+    signal(&w, "TERM", false);
+    assert!(w.wait().await.unwrap().success());
+}
+
+#[tokio::test]
+async fn a_worker_without_room_on_its_disk_claims_nothing_and_says_why() {
+    let place = sqlite_place();
+    let addr = common::serve().await;
+    let db = place.db().await;
+    let jobs = queue_jobs(&db, addr, 1).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    // More free space than any disk here has.
+    let env = [
+        ("BEVARA_WORKER_LISTEN", listen.as_str()),
+        ("BEVARA_WORKER_MIN_FREE_MB", "1000000000"),
+    ];
+    let mut w = place.worker(&env, &place.dir.path().join("w.log"));
+    wait_until(30, "/readyz answering 503", || async {
+        common::http::get_text(&listen, "/readyz")
+            .await
+            .is_some_and(|r| r.0 == 503)
+    })
+    .await;
+    let (_, ready) = common::http::get_text(&listen, "/readyz").await.unwrap();
+    assert!(ready.contains("worker.min_free_mb"), "{ready}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let job = db.job(&jobs[0]).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued, "{job:?}");
+    assert_eq!(job.attempts, 0, "{job:?}");
+    let (_, metrics) = common::http::get_text(&listen, "/metrics").await.unwrap();
+    let free: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("bevara_data_free_bytes "))
+        .unwrap_or_else(|| panic!("no bevara_data_free_bytes in\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let actual = bevara::worker::free_bytes(&place.data()).unwrap();
+    assert!(
+        free > 0 && free.abs_diff(actual) < 1 << 30,
+        "{free} vs {actual}"
+    );
     signal(&w, "TERM", false);
     assert!(w.wait().await.unwrap().success());
 }

@@ -101,6 +101,11 @@ impl CaptureError {
                 source: ScreenshotError::Browser(BrowserError::Dead),
                 ..
             } => ExitCode::Browser,
+            // The work files could not be written: a full or failing disk.
+            CaptureError::Screenshot {
+                source: ScreenshotError::Write { .. },
+                ..
+            } => ExitCode::Storage,
             CaptureError::Db(DbError::CaptureRunning { .. }) => ExitCode::Busy,
             CaptureError::Store(_) | CaptureError::StoredMismatch { .. } | CaptureError::Db(_) => {
                 ExitCode::Storage

@@ -1,5 +1,5 @@
 //! The worker's HTTP port: `/healthz` (the process answers), `/readyz` (the
-//! database answers and Chromium can be started) and Prometheus `/metrics`.
+//! database answers, Chromium can be started and the data directory has room) and Prometheus `/metrics`.
 
 use super::{WorkerError, WorkerState};
 use axum::extract::State;
@@ -42,6 +42,12 @@ async fn readyz(State(state): State<Arc<WorkerState>>) -> impl IntoResponse {
         problems.push(format!("Chromium not found at {}", chromium.display()));
     } else if !state.browser_ok() {
         problems.push("Chromium failed to start at the last try".to_string());
+    }
+    if !state.disk_ok() {
+        problems.push(format!(
+            "the data directory has less than worker.min_free_mb = {} MiB free",
+            state.bevara.settings().worker.min_free_mb
+        ));
     }
     if problems.is_empty() {
         (StatusCode::OK, "ready\n".to_string())

@@ -25,6 +25,7 @@ pub struct Metrics {
     reaped: Counter,
     uploads_pending: Gauge,
     spool_bytes: Gauge,
+    data_free_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -87,8 +88,15 @@ impl Metrics {
             "Bytes in this worker's spool",
             spool_bytes.clone(),
         );
+        let data_free_bytes = Gauge::default();
+        registry.register(
+            "data_free_bytes",
+            "Free bytes on the filesystem of this worker's data directory (work files and spool)",
+            data_free_bytes.clone(),
+        );
         Self {
             registry,
+            data_free_bytes,
             uploads_pending,
             spool_bytes,
             captures,
@@ -127,6 +135,11 @@ impl Metrics {
     pub fn spool(&self, pending: usize, bytes: u64) {
         self.uploads_pending.set(pending as i64);
         self.spool_bytes.set(bytes.min(i64::MAX as u64) as i64);
+    }
+
+    /// Free space of the data directory, at the last look before a claim.
+    pub fn data_free(&self, bytes: u64) {
+        self.data_free_bytes.set(bytes.min(i64::MAX as u64) as i64);
     }
 
     pub fn reaped(&self, n: usize) {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod procs;
 pub mod s3;
 pub mod wordpress;
 
