@@ -88,8 +88,8 @@ impl WorkerState {
         self.disk_ok.load(Ordering::SeqCst)
     }
 
-    /// Looks at the data directory's free space; false (and a warning when
-    /// it turns so) while it is under `worker.min_free_mb`.
+    /// Looks at the data directory's free space; false while it is under
+    /// `worker.min_free_mb`, logged once each time it turns.
     fn check_disk(&self) -> bool {
         let data = &self.bevara.settings().data_dir;
         let min = self

@@ -91,11 +91,7 @@ pub async fn start_bevara(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (String, tokio::process::Child) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = super::procs::free_port();
     let addr = format!("127.0.0.1:{port}");
     let server = tokio::process::Command::new(env!("CARGO_BIN_EXE_bevara"))
         .args(args)

@@ -35,14 +35,6 @@ fn find(var: &str, name: &str, also: &[&str]) -> PathBuf {
         })
 }
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn wait_for_port(addr: SocketAddr, what: &str, child: &mut Child) {
     let started = Instant::now();
     while StdStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
@@ -87,7 +79,7 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir_all(root.join(bucket)).unwrap();
-        let port = free_port();
+        let port = super::procs::free_port();
         let mut child = Command::new(bin)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
@@ -109,7 +101,7 @@ impl Server {
             &["/opt/bevara-test/venv/bin"],
         );
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = super::procs::free_port();
         let mut child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

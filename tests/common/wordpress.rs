@@ -9,7 +9,7 @@
 //! `wordpress-theme-twentytwentythree`, `wordpress-theme-twentytwentyone`,
 //! `mariadb-server`, `php-cli` and `php-mysql` (containers/setup-debian.sh).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -100,14 +100,6 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Stops a process group started with `process_group(0)`, the server's
 /// workers included.
 fn kill_group(child: &mut Child) {
@@ -181,7 +173,7 @@ impl WordPress {
             "CREATE DATABASE",
         );
 
-        let port = free_port();
+        let port = super::procs::free_port();
         let home = format!("http://127.0.0.1:{port}");
         let docroot = docroot(d, &socket, &home);
         let installed = run(
